@@ -1,0 +1,181 @@
+// fastgru._core.GruF32 / GruF64: array <-> pointer conversion and shape checks only. The Python
+// layer (fastgru/gru.py) converts dtypes and layouts and gives the friendly errors; these checks
+// are the last line that keeps a bad array from reaching the kernels.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastgru/gru.h"
+#include "register.h"
+
+namespace py = pybind11;
+
+namespace fastgru::bindings {
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style>;  // no forcecast: a wrong dtype is an error
+using lengths_array = py::array_t<int64_t, py::array::c_style>;
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+void check_shape(const char* name, const py::array& a, std::vector<int64_t> expected) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i) ok = a.shape(static_cast<py::ssize_t>(i)) == expected[i];
+  if (!ok) {
+    std::string e = "(";
+    for (size_t i = 0; i < expected.size(); ++i) e += (i ? ", " : "") + std::to_string(expected[i]);
+    throw py::value_error(std::string(name) + " has shape " + shape_str(a) + ", expected " + e +
+                          (expected.size() == 1 ? ",)" : ")"));
+  }
+}
+
+template <class T>
+const T* ptr_or_null(const std::optional<carray<T>>& a) {
+  return a ? a->data() : nullptr;
+}
+
+template <class T>
+class PyGru {
+ public:
+  PyGru(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
+        bool reset_after)
+      : gru_(GruConfig{input_size, hidden_size, num_layers, bias, bidirectional, reset_after}) {}
+
+  void set_params(int64_t layer, int64_t direction, const carray<T>& w_ih, const carray<T>& w_hh,
+                  const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
+    const GruConfig& c = gru_.config();
+    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+    const int64_t H = c.hidden_size;
+    check_shape("weight_ih", w_ih, {3 * H, c.layer_input_size(layer)});
+    check_shape("weight_hh", w_hh, {3 * H, H});
+    if (b_ih) check_shape("bias_ih", *b_ih, {3 * H});
+    if (b_hh) check_shape("bias_hh", *b_hh, {3 * H});
+    gru_.set_params(layer, direction, {w_ih.data(), w_hh.data(), ptr_or_null(b_ih), ptr_or_null(b_hh)});
+  }
+
+  // Returns (y, h_n, cache or None).
+  py::tuple forward(const carray<T>& x, const std::optional<carray<T>>& h0,
+                    const std::optional<lengths_array>& lengths, bool keep_cache, double dropout,
+                    uint64_t seed) {
+    const SequenceBatch b = batch_of(x, h0, lengths);
+    const GruConfig& c = gru_.config();
+    const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
+    carray<T> y({b.steps, b.batch, c.directions() * H});
+    carray<T> h_n({LD, b.batch, H});
+    std::optional<carray<T>> cache;
+    if (keep_cache) cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(gru_.cache_size(b))});
+    std::vector<T> workspace(gru_.forward_workspace_size(b));
+    T* cache_ptr = cache ? cache->mutable_data() : nullptr;
+    T* y_ptr = y.mutable_data();
+    T* hn_ptr = h_n.mutable_data();
+    {
+      py::gil_scoped_release release;
+      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, dropout, seed, workspace.data());
+    }
+    return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
+  }
+
+  // Returns (dx, dh0, [(dW_ih, dW_hh, db_ih, db_hh) per layer*dirs + direction]).
+  py::tuple backward(const carray<T>& cache, int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths,
+                     const std::optional<carray<T>>& dy, const std::optional<carray<T>>& dh_n, double dropout,
+                     uint64_t seed) {
+    const GruConfig& c = gru_.config();
+    const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
+    const SequenceBatch b = checked_batch(steps, batch, lengths);
+    check_shape("cache", cache, {static_cast<int64_t>(gru_.cache_size(b))});
+    if (dy) check_shape("dy", *dy, {steps, batch, c.directions() * H});
+    if (dh_n) check_shape("dh_n", *dh_n, {LD, batch, H});
+    carray<T> dx({steps, batch, c.input_size});
+    carray<T> dh0({LD, batch, H});
+    std::vector<carray<T>> arrays;
+    std::vector<LayerGrads<T>> grads;
+    for (int64_t i = 0; i < LD; ++i) {
+      const int64_t din = c.layer_input_size(i / c.directions());
+      arrays.emplace_back(std::vector<py::ssize_t>{3 * H, din});
+      arrays.emplace_back(std::vector<py::ssize_t>{3 * H, H});
+      arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
+      arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
+      auto* a = &arrays[arrays.size() - 4];
+      grads.push_back({a[0].mutable_data(), a[1].mutable_data(), c.bias ? a[2].mutable_data() : nullptr,
+                       c.bias ? a[3].mutable_data() : nullptr});
+    }
+    std::vector<T> workspace(gru_.backward_workspace_size(b));
+    T* dx_ptr = dx.mutable_data();
+    T* dh0_ptr = dh0.mutable_data();
+    {
+      py::gil_scoped_release release;
+      gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(), dropout,
+                    seed, workspace.data());
+    }
+    py::list per_layer;
+    for (int64_t i = 0; i < LD; ++i) {
+      auto* a = &arrays[static_cast<size_t>(4 * i)];
+      if (c.bias)
+        per_layer.append(py::make_tuple(a[0], a[1], a[2], a[3]));
+      else
+        per_layer.append(py::make_tuple(a[0], a[1]));
+    }
+    return py::make_tuple(dx, dh0, per_layer);
+  }
+
+ private:
+  SequenceBatch checked_batch(int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths) const {
+    if (steps < 1) throw py::value_error("sequence length must be >= 1, got " + std::to_string(steps));
+    if (batch < 1) throw py::value_error("batch size must be >= 1, got " + std::to_string(batch));
+    if (lengths) {
+      check_shape("lengths", *lengths, {batch});
+      for (int64_t i = 0; i < batch; ++i) {
+        const int64_t len = lengths->data()[i];
+        if (len < 1 || len > steps)
+          throw py::value_error("lengths[" + std::to_string(i) + "] = " + std::to_string(len) + " is outside [1, " +
+                                std::to_string(steps) + "]");
+      }
+    }
+    return SequenceBatch{steps, batch, lengths ? lengths->data() : nullptr};
+  }
+
+  SequenceBatch batch_of(const carray<T>& x, const std::optional<carray<T>>& h0,
+                         const std::optional<lengths_array>& lengths) const {
+    const GruConfig& c = gru_.config();
+    if (x.ndim() != 3) throw py::value_error("x must be 3-D (steps, batch, input_size), got shape " + shape_str(x));
+    const SequenceBatch b = checked_batch(x.shape(0), x.shape(1), lengths);
+    check_shape("x", x, {b.steps, b.batch, c.input_size});
+    if (h0) check_shape("h0", *h0, {c.num_layers * c.directions(), b.batch, c.hidden_size});
+    return b;
+  }
+
+  Gru<T> gru_;
+};
+
+template <class T>
+void bind(py::module_& m, const char* name) {
+  py::class_<PyGru<T>>(m, name)
+      .def(py::init<int64_t, int64_t, int64_t, bool, bool, bool>(), py::arg("input_size"), py::arg("hidden_size"),
+           py::arg("num_layers"), py::arg("bias"), py::arg("bidirectional"), py::arg("reset_after"))
+      .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
+           py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
+      .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
+           py::arg("dropout"), py::arg("seed"))
+      .def("backward", &PyGru<T>::backward, py::arg("cache"), py::arg("steps"), py::arg("batch"), py::arg("lengths"),
+           py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"));
+}
+
+}  // namespace
+
+void register_model(py::module_& m) {
+  bind<float>(m, "GruF32");
+  bind<double>(m, "GruF64");
+}
+
+}  // namespace fastgru::bindings

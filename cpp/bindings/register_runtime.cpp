@@ -1,0 +1,21 @@
+// ISA and thread controls. C++ std::invalid_argument becomes Python's ValueError.
+#include <pybind11/stl.h>
+
+#include "fastgru/runtime.h"
+#include "register.h"
+
+namespace py = pybind11;
+
+namespace fastgru::bindings {
+
+void register_runtime(py::module_& m) {
+  m.def("compiled_isas", &compiled_isas, "ISAs compiled into this build, worst first.");
+  m.def("supported_isas", &supported_isas, "Compiled ISAs this CPU can run, worst first.");
+  m.def("active_isa", &active_isa, "The ISA whose kernels run now.");
+  m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA (ValueError if unknown or unsupported).");
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("num_threads", &num_threads);
+  m.attr("cuda_compiled") = false;
+}
+
+}  // namespace fastgru::bindings

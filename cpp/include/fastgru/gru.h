@@ -1,0 +1,103 @@
+// fastgru's public C++ API: a GRU stack (layers x directions) in PyTorch's layout, forward and
+// backward, float or double. No Python, no intrinsics, no CUDA in here.
+//
+// Cell (gate order r, z, n; weight_ih (3H, D), weight_hh (3H, H), bias_ih/bias_hh (3H)):
+//   r = σ(W_ir x + b_ir + W_hr h + b_hr)     z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//   reset_after:  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))   (PyTorch, cuDNN)
+//   reset_before: n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)   (Cho 2014, ONNX default)
+//   h' = (1 - z) ⊙ n + z ⊙ h
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "fastgru/runtime.h"
+
+namespace fastgru {
+
+struct GruConfig {
+  int64_t input_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 1;
+  bool bias = true;
+  bool bidirectional = false;
+  bool reset_after = true;
+
+  int64_t directions() const { return bidirectional ? 2 : 1; }
+  int64_t layer_input_size(int64_t layer) const {
+    return layer == 0 ? input_size : directions() * hidden_size;
+  }
+  // Throws std::invalid_argument naming the offending field.
+  void validate() const;
+};
+
+// One call's batch: `steps` time steps of `batch` sequences; lengths[b] in [1, steps] for
+// variable-length batches (packed-sequence semantics), nullptr when every sequence is full.
+struct SequenceBatch {
+  int64_t steps = 0;
+  int64_t batch = 0;
+  const int64_t* lengths = nullptr;
+};
+
+// One layer/direction's parameters, PyTorch layout. Biases may be null (zero).
+template <class T>
+struct LayerParams {
+  const T* weight_ih;
+  const T* weight_hh;
+  const T* bias_ih;
+  const T* bias_hh;
+};
+
+// Where one layer/direction's gradients go (overwritten). Bias pointers may be null (skipped).
+template <class T>
+struct LayerGrads {
+  T* weight_ih;
+  T* weight_hh;
+  T* bias_ih;
+  T* bias_hh;
+};
+
+template <class T>
+class Gru {
+ public:
+  explicit Gru(const GruConfig& config);
+  ~Gru();
+  Gru(const Gru&) = delete;
+  Gru& operator=(const Gru&) = delete;
+
+  const GruConfig& config() const;
+
+  // Copies one layer/direction's weights; packed copies for the kernels are made from them.
+  void set_params(int64_t layer, int64_t direction, const LayerParams<T>& params);
+
+  // Sizes, in elements of T, of the caller-provided buffers. The cache holds what backward
+  // needs (every layer's input and every step's gate activations).
+  size_t forward_workspace_size(const SequenceBatch& batch) const;
+  size_t cache_size(const SequenceBatch& batch) const;
+  size_t backward_workspace_size(const SequenceBatch& batch) const;
+
+  // x: [steps, batch, input_size] (time-major, contiguous); h0: [layers*dirs, batch, H] or null;
+  // y: [steps, batch, dirs*H] (zero past each length); h_n: [layers*dirs, batch, H].
+  // cache: cache_size() elements, or null when no backward will follow.
+  // dropout: probability applied to the input of layers 1.. (0 = none), masks drawn from `seed`.
+  void forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, T* h_n, T* cache,
+               double dropout, uint64_t seed, T* workspace) const;
+
+  // Gradients from a cache written by forward() with the same batch, dropout and seed.
+  // dy / dh_n may be null (zeros). dx: [steps, batch, input_size]; dh0: [layers*dirs, batch, H];
+  // grads: layers*dirs entries, index layer*dirs + direction.
+  void backward(const SequenceBatch& batch, const T* cache, const T* dy, const T* dh_n, T* dx,
+                T* dh0, const LayerGrads<T>* grads, double dropout, uint64_t seed,
+                T* workspace) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+extern template class Gru<float>;
+extern template class Gru<double>;
+
+}  // namespace fastgru

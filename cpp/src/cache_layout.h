@@ -1,0 +1,38 @@
+// Where things live in the training cache and the workspaces. Sizes use steps*batch rows (the
+// most a packed batch can have), so they depend only on the shapes, never on the lengths.
+#pragma once
+
+#include <cstdint>
+
+#include "fastgru/gru.h"
+
+namespace fastgru {
+
+struct CacheLayout {
+  const GruConfig& cfg;
+  int64_t max_rows;  // steps * batch
+
+  // Layer l's input (after dropout), packed rows [rows, layer_input_size(l)].
+  int64_t input_offset(int64_t layer) const {
+    int64_t off = 0;
+    for (int64_t l = 0; l < layer; ++l) off += layer_size(l);
+    return off;
+  }
+  // Layer l, direction d: per packed row the record [r | z | n | aux | h_prev] (5H).
+  int64_t records_offset(int64_t layer, int64_t direction) const {
+    return input_offset(layer) + max_rows * cfg.layer_input_size(layer) +
+           direction * max_rows * 5 * cfg.hidden_size;
+  }
+  int64_t layer_size(int64_t l) const {
+    return max_rows * (cfg.layer_input_size(l) + cfg.directions() * 5 * cfg.hidden_size);
+  }
+  int64_t total() const { return input_offset(cfg.num_layers); }
+};
+
+// The widest layer input or output, in columns.
+inline int64_t max_io_width(const GruConfig& c) {
+  const int64_t out = c.directions() * c.hidden_size;
+  return c.input_size > out ? c.input_size : out;
+}
+
+}  // namespace fastgru

@@ -1,0 +1,104 @@
+// Chooses the kernel table: best supported by default, FASTGRU_ISA or set_isa() to force one.
+// Compiled at baseline flags, never with LTO (see cmake/FastgruIsaKernels.cmake).
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dispatch/tables.h"
+#include "fastgru/runtime.h"
+
+namespace fastgru::dispatch {
+namespace {
+
+// Worst first; the best supported entry wins.
+std::vector<const kernels::KernelTable*> compiled_tables() {
+  std::vector<const kernels::KernelTable*> tables{&scalar_table()};
+#if FASTGRU_HAVE_AVX2
+  tables.push_back(&avx2_table());
+#endif
+#if FASTGRU_HAVE_AVX512
+  tables.push_back(&avx512_table());
+#endif
+  return tables;
+}
+
+bool runnable(const kernels::KernelTable& t) {
+  return (t.required_features & cpu_features()) == t.required_features;
+}
+
+std::string joined_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+const kernels::KernelTable* find_table(const std::string& name) {
+  const char* known[] = {"scalar", "avx2", "avx512"};
+  bool is_known = false;
+  for (const char* k : known) is_known = is_known || name == k;
+  if (!is_known)
+    throw std::invalid_argument("unknown ISA '" + name + "': expected one of scalar, avx2, avx512");
+  for (const kernels::KernelTable* t : compiled_tables()) {
+    if (name != t->name) continue;
+    if (!runnable(*t))
+      throw std::invalid_argument("ISA '" + name + "' is not supported by this CPU (supported: " +
+                                  joined_names(supported_isas()) + ")");
+    return t;
+  }
+  throw std::invalid_argument("ISA '" + name + "' was not compiled into this build (compiled: " +
+                              joined_names(compiled_isas()) + ")");
+}
+
+const kernels::KernelTable* initial_table() {
+  if (const char* forced = std::getenv("FASTGRU_ISA"); forced && *forced) {
+    try {
+      return find_table(forced);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("FASTGRU_ISA: ") + e.what());
+    }
+  }
+  const kernels::KernelTable* best = &scalar_table();
+  for (const kernels::KernelTable* t : compiled_tables())
+    if (runnable(*t)) best = t;
+  return best;
+}
+
+std::atomic<const kernels::KernelTable*> g_active{nullptr};
+
+}  // namespace
+
+const kernels::KernelTable& active_table() {
+  const kernels::KernelTable* t = g_active.load(std::memory_order_acquire);
+  if (!t) {
+    t = initial_table();
+    g_active.store(t, std::memory_order_release);
+  }
+  return *t;
+}
+
+}  // namespace fastgru::dispatch
+
+namespace fastgru {
+
+std::vector<std::string> compiled_isas() {
+  std::vector<std::string> names;
+  for (const auto* t : dispatch::compiled_tables()) names.emplace_back(t->name);
+  return names;
+}
+
+std::vector<std::string> supported_isas() {
+  std::vector<std::string> names;
+  for (const auto* t : dispatch::compiled_tables())
+    if (dispatch::runnable(*t)) names.emplace_back(t->name);
+  return names;
+}
+
+std::string active_isa() { return dispatch::active_table().name; }
+
+void set_isa(const std::string& name) {
+  dispatch::g_active.store(dispatch::find_table(name), std::memory_order_release);
+}
+
+}  // namespace fastgru

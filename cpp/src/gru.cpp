@@ -1,0 +1,106 @@
+// Gru<T>: configuration, parameters and their packed copies.
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "cache_layout.h"
+#include "gru_impl.h"
+
+namespace fastgru {
+
+void GruConfig::validate() const {
+  auto positive = [](const char* what, int64_t v) {
+    if (v < 1) throw std::invalid_argument(std::string(what) + " must be >= 1, got " + std::to_string(v));
+  };
+  positive("input_size", input_size);
+  positive("hidden_size", hidden_size);
+  positive("num_layers", num_layers);
+  // Every buffer index is an int64 product of at most a few of these; keep each well inside.
+  const int64_t limit = int64_t{1} << 24;
+  if (input_size > limit || hidden_size > limit || num_layers > 4096)
+    throw std::invalid_argument("sizes too large: input_size=" + std::to_string(input_size) +
+                                ", hidden_size=" + std::to_string(hidden_size) +
+                                ", num_layers=" + std::to_string(num_layers));
+}
+
+template <class T>
+const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& table) {
+  std::lock_guard<std::mutex> lock(pack_mutex);
+  for (const auto& p : packed)
+    if (p->table == &table) return *p;
+  const kernels::TypedKernels<T>& k = table.get<T>();
+  const int64_t H = cfg.hidden_size;
+  auto pw = std::make_unique<PackedWeights<T>>();
+  pw->table = &table;
+  pw->layers.resize(weight_ih.size());
+  for (size_t i = 0; i < weight_ih.size(); ++i) {
+    const int64_t din = cfg.layer_input_size(static_cast<int64_t>(i) / cfg.directions());
+    PackedLayer<T>& L = pw->layers[i];
+    L.ih.resize(kernels::packed_weight_size(3 * H, din, k.nr));
+    k.pack_weights(weight_ih[i].data(), 3 * H, din, L.ih.data());
+    const int64_t hh_rows = cfg.reset_after ? 3 * H : 2 * H;
+    L.hh.resize(kernels::packed_weight_size(hh_rows, H, k.nr));
+    k.pack_weights(weight_hh[i].data(), hh_rows, H, L.hh.data());
+    if (!cfg.reset_after) {
+      L.hh_n.resize(kernels::packed_weight_size(H, H, k.nr));
+      k.pack_weights(weight_hh[i].data() + 2 * H * H, H, H, L.hh_n.data());
+    }
+  }
+  packed.push_back(std::move(pw));
+  return *packed.back();
+}
+
+template <class T>
+Gru<T>::Gru(const GruConfig& config) : impl_(std::make_unique<Impl>()) {
+  config.validate();
+  impl_->cfg = config;
+  const int64_t H = config.hidden_size;
+  const size_t n = static_cast<size_t>(config.num_layers * config.directions());
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t din = config.layer_input_size(static_cast<int64_t>(i) / config.directions());
+    impl_->weight_ih.emplace_back(static_cast<size_t>(3 * H * din), T(0));
+    impl_->weight_hh.emplace_back(static_cast<size_t>(3 * H * H), T(0));
+    impl_->bias_ih.emplace_back(static_cast<size_t>(3 * H), T(0));
+    impl_->bias_hh.emplace_back(static_cast<size_t>(3 * H), T(0));
+  }
+}
+
+template <class T>
+Gru<T>::~Gru() = default;
+
+template <class T>
+const GruConfig& Gru<T>::config() const {
+  return impl_->cfg;
+}
+
+template <class T>
+void Gru<T>::set_params(int64_t layer, int64_t direction, const LayerParams<T>& p) {
+  const GruConfig& c = impl_->cfg;
+  if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+    throw std::invalid_argument("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+  if (!p.weight_ih || !p.weight_hh) throw std::invalid_argument("weights must not be null");
+  const size_t i = static_cast<size_t>(layer * c.directions() + direction);
+  auto copy = [](const T* src, std::vector<T>& dst) {
+    if (src)
+      std::copy(src, src + dst.size(), dst.begin());
+    else
+      std::fill(dst.begin(), dst.end(), T(0));
+  };
+  copy(p.weight_ih, impl_->weight_ih[i]);
+  copy(p.weight_hh, impl_->weight_hh[i]);
+  copy(c.bias ? p.bias_ih : nullptr, impl_->bias_ih[i]);
+  copy(c.bias ? p.bias_hh : nullptr, impl_->bias_hh[i]);
+  std::lock_guard<std::mutex> lock(impl_->pack_mutex);
+  impl_->packed.clear();
+}
+
+template <class T>
+size_t Gru<T>::cache_size(const SequenceBatch& b) const {
+  return static_cast<size_t>(CacheLayout{impl_->cfg, b.steps * b.batch}.total());
+}
+
+template class Gru<float>;
+template class Gru<double>;
+
+}  // namespace fastgru

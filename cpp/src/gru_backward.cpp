@@ -1,0 +1,158 @@
+// Backward pass through time. The loop runs only the recurrent chain per step (gate gradients
+// and dh_prev = dG · W_hh); the gradients of W_ih, W_hh, the biases and the layer input are big
+// GEMMs over all steps after the loop.
+#include <cstring>
+
+#include "cache_layout.h"
+#include "dropout.h"
+#include "gru_impl.h"
+#include "parallel_kernels.h"
+#include "sequence_layout.h"
+
+namespace fastgru {
+namespace {
+
+template <class T>
+struct BackwardBuffers {
+  T* grad_io[2];  // packed gradients of layer outputs / inputs, ping-pong
+  T* dgx;         // [rows, 3H] gradients of the input pre-activations, all steps
+  T* dgh;         // [rows, 3H] gradients of the recurrent pre-activations, all steps
+  T* dstate;      // [batch, H] dL/dh in slot order
+  T* drh;         // [batch, H] dL/d(r ⊙ h_prev) (reset-before)
+
+  BackwardBuffers(const GruConfig& c, int64_t steps, int64_t batch, T* base, size_t* size) {
+    Carver<T> w{base};
+    const size_t rows = static_cast<size_t>(steps * batch), H = static_cast<size_t>(c.hidden_size);
+    const size_t io_width = static_cast<size_t>(max_io_width(c));
+    grad_io[0] = w.take(rows * io_width);
+    grad_io[1] = w.take(rows * io_width);
+    dgx = w.take(rows * 3 * H);
+    dgh = w.take(rows * 3 * H);
+    dstate = w.take(static_cast<size_t>(batch) * H);
+    drh = w.take(static_cast<size_t>(batch) * H);
+    if (size) *size = w.used;
+  }
+};
+
+// C (=|+=) A · B with A, B, C row-major (B row stride ldb).
+template <class T>
+kernels::GemmArgs<T> nn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                        int64_t ldc, bool accumulate) {
+  return kernels::GemmArgs<T>{m, n, k, a, lda, 1, b, ldb, c, ldc, nullptr, accumulate};
+}
+
+// C = Aᵀ · B, A stored [k, m] row-major (lda), B [k, n] (ldb): weight gradients over all rows.
+template <class T>
+kernels::GemmArgs<T> tn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                        int64_t ldc) {
+  return kernels::GemmArgs<T>{m, n, k, a, 1, lda, b, ldb, c, ldc, nullptr, false};
+}
+
+template <class T>
+void column_sums(const T* a, int64_t rows, int64_t cols, int64_t lda, T* out) {
+  std::memset(out, 0, sizeof(T) * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) out[j] += a[r * lda + j];
+}
+
+}  // namespace
+
+template <class T>
+size_t Gru<T>::backward_workspace_size(const SequenceBatch& b) const {
+  size_t n = 0;
+  BackwardBuffers<T>(impl_->cfg, b.steps, b.batch, nullptr, &n);
+  return n;
+}
+
+template <class T>
+void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, const T* dh_n, T* dx, T* dh0,
+                      const LayerGrads<T>* grads, double dropout, uint64_t seed, T* workspace) const {
+  const GruConfig& c = impl_->cfg;
+  const kernels::TypedKernels<T>& K = dispatch::active_table().get<T>();
+  const SequenceLayout lay = SequenceLayout::make(batch);
+  const CacheLayout cl{c, batch.steps * batch.batch};
+  BackwardBuffers<T> buf(c, batch.steps, batch.batch, workspace, nullptr);
+  const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H, N = lay.rows;
+
+  // Gradient of the last layer's packed output.
+  T* dout = buf.grad_io[0];
+  if (!dy)
+    std::memset(dout, 0, sizeof(T) * N * out_width);
+  else if (lay.identity)
+    std::memcpy(dout, dy, sizeof(T) * N * out_width);
+  else
+    lay.pack(dy, out_width, dout);
+
+  for (int64_t l = c.num_layers - 1; l >= 0; --l) {
+    const int64_t din = c.layer_input_size(l);
+    const T* in = cache + cl.input_offset(l);
+    T* din_grad = (l == 0 && lay.identity) ? dx : buf.grad_io[(c.num_layers - l) % 2];
+    for (int64_t d = 0; d < dirs; ++d) {
+      const size_t i = static_cast<size_t>(l * dirs + d);
+      const T* w_hh = impl_->weight_hh[i].data();
+      const T* records = cache + cl.records_offset(l, d);
+      lay.to_slots(dh_n ? dh_n + i * batch.batch * H : nullptr, H, buf.dstate);
+      // Steps in the reverse of the forward order.
+      for (int64_t s = 0; s < batch.steps; ++s) {
+        const int64_t t = d == 0 ? batch.steps - 1 - s : s;
+        const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
+        for (int64_t j = 0; j < rows; ++j) {
+          const T* g = dout + (base + j) * out_width + d * H;
+          T* ds = buf.dstate + j * H;
+          for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
+        }
+        T* dgh = buf.dgh + base * 3 * H;
+        kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * 5 * H, buf.dstate, buf.drh,
+                                   buf.dgx + base * 3 * H, dgh};
+        if (c.reset_after) {
+          parallel_gates(K.gates_backward_after, g);
+          parallel_gemm(K.gemm_rowmajor, nn(rows, H, 3 * H, dgh, 3 * H, w_hh, H, buf.dstate, H, true), false, K.nr);
+        } else {
+          parallel_gates(K.gates_backward_before_n, g);
+          parallel_gemm(K.gemm_rowmajor, nn(rows, H, H, dgh + 2 * H, 3 * H, w_hh + 2 * H * H, H, buf.drh, H, false),
+                        false, K.nr);
+          parallel_gates(K.gates_backward_before_r, g);
+          parallel_gemm(K.gemm_rowmajor, nn(rows, H, 2 * H, dgh, 3 * H, w_hh, H, buf.dstate, H, true), false, K.nr);
+        }
+      }
+      lay.from_slots(buf.dstate, H, dh0 + i * batch.batch * H);
+
+      const LayerGrads<T>& G = grads[i];
+      parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, N, buf.dgx, 3 * H, in, din, G.weight_ih, din), false, K.nr);
+      if (c.reset_after) {
+        parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, N, buf.dgh, 3 * H, records + 4 * H, 5 * H, G.weight_hh, H),
+                      false, K.nr);
+      } else {
+        // r, z rows multiply h_prev; n rows multiply r ⊙ h_prev (the aux column).
+        parallel_gemm(K.gemm_rowmajor, tn(2 * H, H, N, buf.dgh, 3 * H, records + 4 * H, 5 * H, G.weight_hh, H),
+                      false, K.nr);
+        parallel_gemm(K.gemm_rowmajor,
+                      tn(H, H, N, buf.dgh + 2 * H, 3 * H, records + 3 * H, 5 * H, G.weight_hh + 2 * H * H, H),
+                      false, K.nr);
+      }
+      if (G.bias_ih) column_sums(buf.dgx, N, 3 * H, 3 * H, G.bias_ih);
+      if (G.bias_hh) column_sums(buf.dgh, N, 3 * H, 3 * H, G.bias_hh);
+      parallel_gemm(K.gemm_rowmajor,
+                    nn(N, din, 3 * H, buf.dgx, 3 * H, impl_->weight_ih[i].data(), din, din_grad, din, d > 0),
+                    false, K.nr);
+    }
+    if (l > 0 && dropout > 0) {
+      for (int64_t t = 0; t < batch.steps; ++t)
+        for (int64_t j = 0; j < lay.batch_sizes[t]; ++j) {
+          T* row = din_grad + (lay.offsets[t] + j) * din;
+          for (int64_t f = 0; f < din; ++f) row[f] *= dropout_scale<T>(seed, l, t, lay.order[j], f, dropout);
+        }
+    }
+    dout = din_grad;
+  }
+  if (!lay.identity) lay.unpack(dout, c.input_size, dx);
+}
+
+template size_t Gru<float>::backward_workspace_size(const SequenceBatch&) const;
+template size_t Gru<double>::backward_workspace_size(const SequenceBatch&) const;
+template void Gru<float>::backward(const SequenceBatch&, const float*, const float*, const float*, float*, float*,
+                                   const LayerGrads<float>*, double, uint64_t, float*) const;
+template void Gru<double>::backward(const SequenceBatch&, const double*, const double*, const double*, double*,
+                                    double*, const LayerGrads<double>*, double, uint64_t, double*) const;
+
+}  // namespace fastgru

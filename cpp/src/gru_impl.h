@@ -1,0 +1,54 @@
+// Gru<T>'s state: the weights as given (backward reads them row-major) and, per kernel table,
+// the packed copies the forward GEMMs read.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "dispatch/tables.h"
+#include "fastgru/gru.h"
+
+namespace fastgru {
+
+template <class T>
+struct PackedLayer {
+  std::vector<T> ih;     // weight_ih^T panels (3H columns)
+  std::vector<T> hh;     // reset-after: weight_hh^T panels (3H); reset-before: the r,z rows (2H)
+  std::vector<T> hh_n;   // reset-before only: the n rows (H)
+};
+
+template <class T>
+struct PackedWeights {
+  const kernels::KernelTable* table;
+  std::vector<PackedLayer<T>> layers;  // index layer*dirs + direction
+};
+
+template <class T>
+struct Gru<T>::Impl {
+  GruConfig cfg;
+  // Per layer*dirs + direction; biases are zero-filled when cfg.bias is false.
+  std::vector<std::vector<T>> weight_ih, weight_hh, bias_ih, bias_hh;
+
+  std::mutex pack_mutex;
+  std::vector<std::unique_ptr<PackedWeights<T>>> packed;  // one per table used so far
+
+  // The packed weights for `table`, packing them on first use. Entries are never changed once
+  // made (set_params drops them all), so concurrent calls can read them without the lock.
+  const PackedWeights<T>& packed_for(const kernels::KernelTable& table);
+};
+
+// Hands out consecutive pieces of a workspace; sizes are computed by the same code that carves.
+template <class T>
+struct Carver {
+  T* base;
+  size_t used = 0;
+  T* take(size_t n) {
+    T* p = base ? base + used : nullptr;
+    used += n;
+    return p;
+  }
+};
+
+}  // namespace fastgru

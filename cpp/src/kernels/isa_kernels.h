@@ -1,0 +1,27 @@
+// The kernels every ISA defines, declared inside its namespace (fastgru::kernels::<isa>):
+//   namespace fastgru::kernels::avx2 {
+//   #include "kernels/isa_kernels.h"
+//   }
+// One overload per dtype. <isa>/table.cpp gathers them into that ISA's KernelTable.
+// (No include guard: it is meant to be included once per ISA namespace.)
+
+extern const int kPanelWidthF32;
+extern const int kPanelWidthF64;
+void pack_weights(const float* w, int64_t n, int64_t k, float* out);
+void pack_weights(const double* w, int64_t n, int64_t k, double* out);
+void gemm_packed(const GemmArgs<float>& args);
+void gemm_packed(const GemmArgs<double>& args);
+void gemm_rowmajor(const GemmArgs<float>& args);
+void gemm_rowmajor(const GemmArgs<double>& args);
+void gates_forward_after(const GateArgs<float>& args);
+void gates_forward_after(const GateArgs<double>& args);
+void gates_forward_before_rz(const GateArgs<float>& args);
+void gates_forward_before_rz(const GateArgs<double>& args);
+void gates_forward_before_n(const GateArgs<float>& args);
+void gates_forward_before_n(const GateArgs<double>& args);
+void gates_backward_after(const GateGradArgs<float>& args);
+void gates_backward_after(const GateGradArgs<double>& args);
+void gates_backward_before_n(const GateGradArgs<float>& args);
+void gates_backward_before_n(const GateGradArgs<double>& args);
+void gates_backward_before_r(const GateGradArgs<float>& args);
+void gates_backward_before_r(const GateGradArgs<double>& args);

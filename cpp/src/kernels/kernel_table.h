@@ -1,0 +1,107 @@
+// The kernel table: every kernel one ISA provides, for both dtypes. The dispatcher picks a whole
+// table, never single functions, because weight packing, GEMM tiles and gate kernels must agree on
+// the packed layout (panel width `nr`).
+#pragma once
+
+#include <cstdint>
+
+namespace fastgru::kernels {
+
+// C[m, n] (=|+=) A[m, k] · B[k, n] (+ bias[n]).
+// A[i, p] = a[i * a_row_stride + p * a_col_stride]: any strides, so A can be a transposed view.
+// B is either packed panels (pack_weights) or row-major with row stride b_row_stride and its
+// columns contiguous. For packed B, `b` points at the panel holding column 0 of this call.
+template <class T>
+struct GemmArgs {
+  int64_t m, n, k;
+  const T* a;
+  int64_t a_row_stride, a_col_stride;
+  const T* b;
+  int64_t b_row_stride;  // ignored for packed B
+  T* c;
+  int64_t ldc;
+  const T* bias;    // (n,) or nullptr; only with accumulate == false
+  bool accumulate;  // C += A·B
+};
+
+// One time step of the gate non-linearities for `rows` rows and gate columns
+// [col_begin, col_end) of each gate block (hidden size H = `hidden`).
+// Record layout per row (ld 5H): [r | z | n | aux | h_prev]; aux = W_hn h + b_hn (reset-after)
+// or r ⊙ h_prev (reset-before). Backward reads these records and never recomputes them.
+template <class T>
+struct GateArgs {
+  int64_t rows, hidden, col_begin, col_end;
+  const T* gx;  // [rows, 3H] input projections incl. b_ih, ld ld_gx
+  int64_t ld_gx;
+  const T* gh;  // recurrent projections incl. b_hh: [r|z|n] (after), [r|z] (before_rz), [n] (before_n)
+  int64_t ld_gh;
+  T* rec;       // [rows, 5H] records
+  T* h;         // [rows, H] state: h_prev in, h' out (ld H)
+  T* y;         // [rows, *] copy of h' (layer output), ld ld_y, or nullptr
+  int64_t ld_y;
+
+  // Moves every row pointer down by i rows (for a split across threads; not used by kernels).
+  void shift_rows(int64_t i) {
+    gx += i * ld_gx;
+    gh += i * ld_gh;
+    rec += i * 5 * hidden;
+    h += i * hidden;
+    if (y) y += i * ld_y;
+  }
+};
+
+template <class T>
+struct GateGradArgs {
+  int64_t rows, hidden, col_begin, col_end;
+  const T* rec;  // [rows, 5H] records from the forward pass
+  T* dh;         // [rows, H]: in: dL/dh'; out: the direct part of dL/dh_prev (ld H)
+  const T* drh;  // [rows, H] dL/d(r ⊙ h_prev) (reset-before stage 2 only)
+  T* dgx;        // [rows, 3H] gradient of the input pre-activations (ld 3H)
+  T* dgh;        // [rows, 3H] gradient of the recurrent pre-activations (ld 3H)
+
+  void shift_rows(int64_t i) {
+    rec += i * 5 * hidden;
+    dh += i * hidden;
+    if (drh) drh += i * hidden;
+    dgx += i * 3 * hidden;
+    dgh += i * 3 * hidden;
+  }
+};
+
+template <class T>
+struct TypedKernels {
+  int nr;  // packed panel width (columns)
+  // Packs w (n rows, k cols, row-major), i.e. B = w^T, into panels of nr columns, zero-padded.
+  void (*pack_weights)(const T* w, int64_t n, int64_t k, T* out);
+  void (*gemm_packed)(const GemmArgs<T>& args);
+  void (*gemm_rowmajor)(const GemmArgs<T>& args);
+  void (*gates_forward_after)(const GateArgs<T>& args);
+  void (*gates_forward_before_rz)(const GateArgs<T>& args);
+  void (*gates_forward_before_n)(const GateArgs<T>& args);
+  void (*gates_backward_after)(const GateGradArgs<T>& args);
+  void (*gates_backward_before_n)(const GateGradArgs<T>& args);
+  void (*gates_backward_before_r)(const GateGradArgs<T>& args);
+};
+
+struct KernelTable {
+  const char* name;
+  uint32_t required_features;  // cpu_features bits that must all be present
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+
+  template <class T>
+  const TypedKernels<T>& get() const {
+    if constexpr (sizeof(T) == 4) {
+      return f32;
+    } else {
+      return f64;
+    }
+  }
+};
+
+// Packed size in elements of an (n x k) weight for panel width nr.
+inline int64_t packed_weight_size(int64_t n, int64_t k, int nr) {
+  return (n + nr - 1) / nr * nr * k;
+}
+
+}  // namespace fastgru::kernels

@@ -1,0 +1,13 @@
+// Fused gate kernels (forward and backward) for the scalar table.
+#include <cstdint>
+#include <cmath>
+
+#include "kernels/kernel_table.h"
+
+namespace fastgru::kernels::scalar {
+#include "kernels/isa_kernels.h"
+#include "kernels/scalar/ops.h"
+#include "kernels/generic/vmath.h"
+#include "kernels/generic/gates.h"
+#include "kernels/generic/define_gates.h"
+}  // namespace fastgru::kernels::scalar

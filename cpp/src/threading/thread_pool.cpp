@@ -1,0 +1,175 @@
+#include "threading/thread_pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "fastgru/runtime.h"
+
+namespace fastgru::threading {
+namespace {
+
+int default_threads() {
+  if (const char* env = std::getenv("FASTGRU_NUM_THREADS"); env && *env) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (*end != '\0' || n < 1 || n > 1024)
+      throw std::invalid_argument(std::string("FASTGRU_NUM_THREADS must be an integer in [1, 1024], got '") +
+                                  env + "'");
+    return static_cast<int>(n);
+  }
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+#endif
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+class Pool {
+ public:
+  explicit Pool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      job_ = &fn;
+      n_tasks_ = n_tasks;
+      next_.store(0, std::memory_order_relaxed);
+      pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    drain(fn, n_tasks);
+    // Wait for every worker to leave the job, so `fn` may go out of scope after we return.
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin > kSpins) {
+        std::unique_lock<std::mutex> lock(m_);
+        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+      }
+    }
+  }
+
+ private:
+  static constexpr int kSpins = 20000;
+
+  void drain(const std::function<void(int64_t)>& fn, int64_t n) {
+    for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = next_.fetch_add(1, std::memory_order_relaxed))
+      fn(i);
+  }
+
+  void work() {
+    uint64_t seen = 0;
+    for (;;) {
+      for (int spin = 0; generation_.load(std::memory_order_acquire) == seen; ++spin) {
+        if (spin > kSpins) {
+          std::unique_lock<std::mutex> lock(m_);
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        }
+      }
+      const std::function<void(int64_t)>* job;
+      int64_t n;
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        if (stop_) return;
+        seen = generation_.load(std::memory_order_acquire);
+        job = job_;
+        n = n_tasks_;
+      }
+      drain(*job, n);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(m_);
+        done_.notify_all();
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_{0};
+  std::atomic<int> pending_{0};
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t n_tasks_ = 0;
+  bool stop_ = false;
+};
+
+std::mutex g_pool_mutex;  // one fork-join job at a time
+std::unique_ptr<Pool> g_pool;
+std::atomic<int> g_threads{0};
+
+int threads_now() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  if (n == 0) {
+    n = default_threads();
+    g_threads.store(n, std::memory_order_relaxed);
+  }
+  return n;
+}
+
+}  // namespace
+
+void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+  const int threads = threads_now();
+  if (n_tasks <= 1 || threads == 1) {
+    for (int64_t i = 0; i < n_tasks; ++i) fn(i);
+    return;
+  }
+  std::unique_lock<std::mutex> lock(g_pool_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    for (int64_t i = 0; i < n_tasks; ++i) fn(i);
+    return;
+  }
+  if (!g_pool || g_pool->size() != threads) {
+    g_pool.reset();
+    g_pool = std::make_unique<Pool>(threads);
+  }
+  g_pool->run(n_tasks, fn);
+}
+
+Range chunk(int64_t n, int64_t parts, int64_t part, int64_t grain) {
+  const int64_t units = (n + grain - 1) / grain;
+  const int64_t lo = units * part / parts, hi = units * (part + 1) / parts;
+  Range r{lo * grain, hi * grain};
+  if (r.begin > n) r.begin = n;
+  if (r.end > n) r.end = n;
+  return r;
+}
+
+}  // namespace fastgru::threading
+
+namespace fastgru {
+
+void set_num_threads(int n) {
+  if (n < 1 || n > 1024)
+    throw std::invalid_argument("num_threads must be in [1, 1024], got " + std::to_string(n));
+  threading::g_threads.store(n, std::memory_order_relaxed);
+}
+
+int num_threads() { return threading::threads_now(); }
+
+}  // namespace fastgru

@@ -1,0 +1,38 @@
+"""fastgru: fast GRU forward and backward on the CPU, NumPy in and out.
+
+>>> import numpy as np, fastgru
+>>> gru = fastgru.GRU(input_size=8, hidden_size=16, seed=0)
+>>> y, h_n = gru(np.zeros((5, 2, 8), np.float32))
+>>> y.shape, h_n.shape
+((5, 2, 16), (1, 2, 16))
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+try:
+    from . import _core
+except ImportError as e:  # pragma: no cover - only in a broken install
+    raise ImportError(
+        "fastgru's compiled core (fastgru._core) could not be imported; was the package built? "
+        "Install it with `pip install .` from the source tree."
+    ) from e
+
+from . import functional
+from .gru import GRU, load
+from .runtime import available_isas, get_isa, get_num_threads, info, set_isa, set_num_threads, use_isa
+
+__all__ = [
+    "GRU",
+    "load",
+    "functional",
+    "available_isas",
+    "get_isa",
+    "set_isa",
+    "use_isa",
+    "set_num_threads",
+    "get_num_threads",
+    "info",
+    "__version__",
+]

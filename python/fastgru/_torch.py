@@ -1,0 +1,34 @@
+"""Conversion to and from torch.nn.GRU. torch is imported only here, only when asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def from_torch(cls: Any, module: Any) -> Any:
+    import torch
+
+    if not isinstance(module, torch.nn.GRU):
+        raise TypeError(f"from_torch expects a torch.nn.GRU, got {type(module).__name__}")
+    if getattr(module, "proj_size", 0):
+        raise ValueError("torch.nn.GRU with proj_size is not supported")
+    dtype = np.float64 if module.weight_ih_l0.dtype == torch.float64 else np.float32
+    gru = cls(module.input_size, module.hidden_size, num_layers=module.num_layers, bias=module.bias,
+              batch_first=module.batch_first, dropout=float(module.dropout), bidirectional=module.bidirectional,
+              reset_after=True, dtype=dtype)
+    gru.load_state_dict({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()})
+    return gru
+
+
+def to_torch(gru: Any) -> Any:
+    import torch
+
+    if not gru.reset_after:
+        raise ValueError("torch.nn.GRU has only the reset-after cell; this model has reset_after=False")
+    module = torch.nn.GRU(gru.input_size, gru.hidden_size, num_layers=gru.num_layers, bias=gru.bias,
+                          batch_first=gru.batch_first, dropout=gru.dropout, bidirectional=gru.bidirectional,
+                          dtype=torch.float64 if gru.dtype == np.float64 else torch.float32)
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in gru.state_dict().items()})
+    return module

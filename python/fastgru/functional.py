@@ -1,0 +1,216 @@
+"""GRU forward and backward on explicit weights (PyTorch names and layout).
+
+The GRU class uses the same machinery with weights it keeps packed between calls; these
+functions pack the given weights on every call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import _core
+from ._validation import check_dropout, check_shape, float_array, lengths_array
+
+__all__ = ["gru_forward", "gru_backward", "param_names", "GruCache"]
+
+
+def param_names(num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
+    """Parameter names in PyTorch's state_dict order."""
+    names = []
+    for layer in range(num_layers):
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            names += [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+            if bias:
+                names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+    return names
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything about a GRU stack except its weights."""
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    bias: bool
+    reset_after: bool
+    batch_first: bool
+    dtype: np.dtype
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        H = self.hidden_size
+        shapes = {}
+        for name in param_names(self.num_layers, self.bidirectional, self.bias):
+            layer = int(re.search(r"_l(\d+)", name).group(1))
+            din = self.input_size if layer == 0 else self.directions * H
+            shapes[name] = (3 * H, din) if name.startswith("weight_ih") else (3 * H, H) if name.startswith(
+                "weight_hh") else (3 * H,)
+        return shapes
+
+
+def make_core(spec: Spec, params: Mapping[str, np.ndarray]) -> Any:
+    core_cls = _core.GruF32 if spec.dtype == np.float32 else _core.GruF64
+    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias, spec.bidirectional,
+                    spec.reset_after)
+    for layer in range(spec.num_layers):
+        for d in range(spec.directions):
+            s = f"l{layer}{'_reverse' if d else ''}"
+            core.set_params(layer, d, params[f"weight_ih_{s}"], params[f"weight_hh_{s}"],
+                            params.get(f"bias_ih_{s}"), params.get(f"bias_hh_{s}"))
+    return core
+
+
+@dataclass
+class GruCache:
+    """What backward needs from one forward call. Opaque to users."""
+
+    core: Any
+    spec: Spec
+    token: Any  # identifies the weights the forward pass used
+    data: np.ndarray
+    steps: int
+    batch: int
+    lengths: np.ndarray | None
+    dropout: float
+    seed: int
+    unbatched: bool
+    x_dtype: np.dtype = field(default=np.dtype(np.float32))
+
+
+def to_time_major(spec: Spec, x: Any) -> tuple[np.ndarray, bool]:
+    """x as a contiguous (T, B, D) array of the model's dtype, and whether it was unbatched."""
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"x must be a floating-point array, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        layout = "(batch, steps, input_size)" if spec.batch_first else "(steps, batch, input_size)"
+        raise ValueError(f"x must be 3-D {layout} or 2-D (steps, input_size), got shape {arr.shape}")
+    if arr.shape[-1] != spec.input_size:
+        raise ValueError(f"x has {arr.shape[-1]} features (last axis of shape {arr.shape}), "
+                         f"expected input_size={spec.input_size}")
+    unbatched = arr.ndim == 2
+    if unbatched:
+        arr = arr[:, None, :]
+    elif spec.batch_first:
+        arr = arr.transpose(1, 0, 2)
+    if arr.shape[0] == 0:
+        raise ValueError(f"x has no time steps (shape {x.shape if hasattr(x, 'shape') else arr.shape})")
+    if arr.shape[1] == 0:
+        raise ValueError("x has an empty batch (batch size 0)")
+    return float_array("x", arr, spec.dtype), unbatched
+
+
+def from_time_major(spec: Spec, a: np.ndarray, unbatched: bool) -> np.ndarray:
+    if unbatched:
+        return a[:, 0, :]
+    return np.ascontiguousarray(a.transpose(1, 0, 2)) if spec.batch_first else a
+
+
+def state_array(spec: Spec, name: str, h: Any, batch: int, unbatched: bool) -> np.ndarray:
+    """A (layers*dirs, B, H) state given as (layers*dirs, B, H), or (layers*dirs, H) if unbatched."""
+    LD = spec.num_layers * spec.directions
+    arr = float_array(name, h, spec.dtype)
+    if unbatched:
+        check_shape(name, arr, (LD, spec.hidden_size))
+        return np.ascontiguousarray(arr[:, None, :])
+    check_shape(name, arr, (LD, batch, spec.hidden_size))
+    return arr
+
+
+def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any, *, keep_cache: bool,
+                dropout: float, seed: int) -> tuple[np.ndarray, np.ndarray, GruCache | None]:
+    x_dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
+    xt, unbatched = to_time_major(spec, x)
+    steps, batch = xt.shape[0], xt.shape[1]
+    h = None if h0 is None else state_array(spec, "h0", h0, batch, unbatched)
+    lens = None
+    if lengths is not None:
+        if unbatched:
+            raise ValueError("lengths needs a batched (3-D) x")
+        lens = lengths_array(lengths, batch, steps)
+    y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed)
+    cache = None
+    if keep_cache:
+        cache = GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched, np.dtype(x_dtype))
+    return from_time_major(spec, y, unbatched), (h_n[:, 0, :] if unbatched else h_n), cache
+
+
+def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
+    spec = cache.spec
+    dyt = None
+    if dy is not None:
+        arr = float_array("dy", dy, spec.dtype)
+        T, B, HD = cache.steps, cache.batch, spec.directions * spec.hidden_size
+        expected = (T, HD) if cache.unbatched else (B, T, HD) if spec.batch_first else (T, B, HD)
+        check_shape("dy", arr, expected)
+        dyt = arr[:, None, :] if cache.unbatched else arr.transpose(1, 0, 2) if spec.batch_first else arr
+        dyt = np.ascontiguousarray(dyt)
+    dh = None if dh_n is None else state_array(spec, "dh_n", dh_n, cache.batch, cache.unbatched)
+    dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dyt, dh,
+                                             cache.dropout, cache.seed)
+    grads = {"x": from_time_major(spec, dx, cache.unbatched), "h0": dh0[:, 0, :] if cache.unbatched else dh0}
+    names = param_names(spec.num_layers, spec.bidirectional, spec.bias)
+    flat = [g for layer in per_layer for g in layer]
+    grads.update(zip(names, flat))
+    return grads
+
+
+def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirectional: bool | None,
+                     reset_after: bool, batch_first: bool) -> Spec:
+    if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
+        raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
+    w = np.asarray(params["weight_ih_l0"])
+    if w.ndim != 2 or w.shape[0] % 3 != 0 or w.shape[0] == 0:
+        raise ValueError(f"weight_ih_l0 must have shape (3*hidden_size, input_size), got {w.shape}")
+    dtype = w.dtype if w.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    if num_layers is None:
+        num_layers = 1 + max(int(m.group(1)) for k in params if (m := re.match(r"weight_ih_l(\d+)", k)))
+    if bidirectional is None:
+        bidirectional = "weight_ih_l0_reverse" in params
+    bias = "bias_ih_l0" in params
+    return Spec(w.shape[1], w.shape[0] // 3, num_layers, bidirectional, bias, reset_after, batch_first,
+                np.dtype(dtype))
+
+
+def checked_params(spec: Spec, params: Mapping[str, Any], strict: bool = True) -> dict[str, np.ndarray]:
+    shapes = spec.param_shapes()
+    missing = [k for k in shapes if k not in params]
+    unexpected = [k for k in params if k not in shapes]
+    if strict and (missing or unexpected):
+        raise ValueError(f"parameters do not match the model: missing {missing}, unexpected {unexpected}")
+    out = {}
+    for name, shape in shapes.items():
+        if name in params:
+            arr = float_array(name, params[name], spec.dtype)
+            check_shape(name, arr, shape)
+            out[name] = arr
+    return out
+
+
+def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any = None, *,
+                num_layers: int | None = None, bidirectional: bool | None = None, reset_after: bool = True,
+                batch_first: bool = False, dropout: float = 0.0, training: bool = False,
+                dropout_seed: int = 0) -> tuple[np.ndarray, np.ndarray, GruCache]:
+    """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md."""
+    spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first)
+    p = checked_params(spec, params)
+    core = make_core(spec, p)
+    rate = check_dropout(dropout) if training else 0.0
+    return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=rate,
+                       seed=int(dropout_seed) % (1 << 64))
+
+
+def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
+    """Gradients for x, h0 and every parameter from a gru_forward cache."""
+    if not isinstance(cache, GruCache):
+        raise TypeError(f"cache must come from gru_forward, got {type(cache).__name__}")
+    return run_backward(cache, dy, dh_n)

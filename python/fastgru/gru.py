@@ -1,0 +1,173 @@
+"""fastgru.GRU: a PyTorch-shaped, NumPy-native GRU stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import functional as F
+from ._validation import check_bool, check_dropout, check_dtype, check_size
+
+__all__ = ["GRU", "load"]
+
+
+class GRU:
+    """A multi-layer GRU with PyTorch's semantics, weight names and layout (see docs/API.md).
+
+    ``reset_after=True`` is PyTorch/cuDNN's cell; ``reset_after=False`` applies the reset gate
+    before the recurrent product (Cho et al. 2014, ONNX's default, Keras ``reset_after=False``).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 reset_after: bool = True, dtype: Any = np.float32, seed: int | None = None) -> None:
+        self._spec = F.Spec(
+            check_size("input_size", input_size),
+            check_size("hidden_size", hidden_size),
+            check_size("num_layers", num_layers, maximum=4096),
+            check_bool("bidirectional", bidirectional),
+            check_bool("bias", bias),
+            check_bool("reset_after", reset_after),
+            check_bool("batch_first", batch_first),
+            check_dtype(dtype),
+        )
+        self.dropout = check_dropout(dropout)
+        self._rng = np.random.default_rng(seed)
+        bound = 1.0 / np.sqrt(hidden_size)
+        params = {name: self._rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+                  for name, shape in self._spec.param_shapes().items()}
+        self._set_params(params)
+
+    # Configuration, read-only.
+    input_size = property(lambda self: self._spec.input_size)
+    hidden_size = property(lambda self: self._spec.hidden_size)
+    num_layers = property(lambda self: self._spec.num_layers)
+    bidirectional = property(lambda self: self._spec.bidirectional)
+    bias = property(lambda self: self._spec.bias)
+    reset_after = property(lambda self: self._spec.reset_after)
+    batch_first = property(lambda self: self._spec.batch_first)
+    dtype = property(lambda self: self._spec.dtype)
+    num_directions = property(lambda self: self._spec.directions)
+
+    def _set_params(self, params: dict[str, np.ndarray]) -> None:
+        for arr in params.values():
+            arr.flags.writeable = False  # changes must go through load_state_dict, which repacks
+        self._params = params
+        self._core = F.make_core(self._spec, params)
+        self._token = object()  # a new identity for every set of weights
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        params = self.__dict__.get("_params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        extra = [f"num_layers={self.num_layers}"] if self.num_layers != 1 else []
+        for name, default in (("bias", True), ("batch_first", False), ("bidirectional", False),
+                              ("reset_after", True)):
+            if getattr(self, name) != default:
+                extra.append(f"{name}={getattr(self, name)}")
+        if self.dropout:
+            extra.append(f"dropout={self.dropout}")
+        extra.append(f"dtype={self.dtype.name}")
+        return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
+
+    # Computation.
+    def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inference: (y, h_n). No dropout, nothing kept for backward."""
+        y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
+                                  dropout=0.0, seed=0)
+        return y, h_n
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
+                training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
+        """The differentiable forward: (y, h_n, cache) for backward(). With training=True,
+        inter-layer dropout is applied with a fresh seed from the model's generator."""
+        rate = self.dropout if training and self.num_layers > 1 else 0.0
+        seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
+        y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
+                                      dropout=rate, seed=seed)
+        return y, h_n, cache
+
+    def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
+        """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
+        if not isinstance(cache, F.GruCache):
+            raise TypeError(f"cache must come from GRU.forward, got {type(cache).__name__}")
+        if cache.token is not self._token:
+            raise ValueError("cache was made by another model or before this model's weights changed; "
+                             "run forward again")
+        return F.run_backward(cache, dy, dh_n)
+
+    def initial_state(self, batch: int = 1) -> np.ndarray:
+        """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
+        batch = check_size("batch", batch, maximum=1 << 31)
+        return np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), dtype=self.dtype)
+
+    def step(self, x_t: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """One time step: x_t (B, input_size) or (input_size,), state from initial_state() or a
+        previous step. Returns (y_t, new_state); the same as running the whole sequence."""
+        if self.bidirectional:
+            raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
+                             "bidirectional one needs the whole sequence")
+        arr = x_t if isinstance(x_t, np.ndarray) else np.asarray(x_t)
+        if arr.ndim not in (1, 2):
+            raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got shape {arr.shape}")
+        if arr.ndim == 1:
+            seq = arr[None, :]  # one step of an unbatched sequence
+        else:
+            seq = arr[:, None, :] if self.batch_first else arr[None]
+        y, h_n = self(seq, state)
+        y_t = y[:, 0] if arr.ndim == 2 and self.batch_first else y[0]
+        return y_t, h_n
+
+    # Parameters.
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under PyTorch's names."""
+        return {k: v.copy() for k, v in self._params.items()}
+
+    def parameters(self) -> list[np.ndarray]:
+        """Read-only views of the parameters, in state_dict order."""
+        return list(self._params.values())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        """Replaces the parameters (names and shapes as state_dict()); repacks the weights."""
+        given = F.checked_params(self._spec, state_dict, strict=strict)
+        params = {k: (given[k] if k in given else v).copy() for k, v in self._params.items()}
+        self._set_params(params)
+
+    # Frameworks and files.
+    @classmethod
+    def from_torch(cls, module: Any) -> "GRU":
+        from ._torch import from_torch
+
+        return from_torch(cls, module)
+
+    def to_torch(self) -> Any:
+        from ._torch import to_torch
+
+        return to_torch(self)
+
+    def config(self) -> dict[str, Any]:
+        return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                    bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
+                    bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Saves config and parameters to an .npz file (read back with fastgru.load)."""
+        np.savez(path, __fastgru_config__=np.array(json.dumps(self.config())), **self._params)
+
+
+def load(path: str | os.PathLike[str]) -> GRU:
+    """Loads a GRU written by GRU.save."""
+    with np.load(path, allow_pickle=False) as f:
+        if "__fastgru_config__" not in f.files:
+            raise ValueError(f"{os.fspath(path)!r} is not a fastgru model file (no config entry)")
+        config = json.loads(str(f["__fastgru_config__"]))
+        params = {k: f[k] for k in f.files if k != "__fastgru_config__"}
+    gru = GRU(**config)
+    gru.load_state_dict(params)
+    return gru
