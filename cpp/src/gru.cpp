@@ -26,9 +26,14 @@ void GruConfig::validate() const {
 
 template <class T>
 const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& table) {
+  if (const PackedWeights<T>* hit = last_packed.load(std::memory_order_acquire); hit && hit->table == &table)
+    return *hit;
   std::lock_guard<std::mutex> lock(pack_mutex);
   for (const auto& p : packed)
-    if (p->table == &table) return *p;
+    if (p->table == &table) {
+      last_packed.store(p.get(), std::memory_order_release);
+      return *p;
+    }
   const kernels::TypedKernels<T>& k = table.get<T>();
   const int64_t H = cfg.hidden_size;
   auto pw = std::make_unique<PackedWeights<T>>();
@@ -48,6 +53,7 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
     }
   }
   packed.push_back(std::move(pw));
+  last_packed.store(packed.back().get(), std::memory_order_release);
   return *packed.back();
 }
 
@@ -92,6 +98,7 @@ void Gru<T>::set_params(int64_t layer, int64_t direction, const LayerParams<T>& 
   copy(c.bias ? p.bias_ih : nullptr, impl_->bias_ih[i]);
   copy(c.bias ? p.bias_hh : nullptr, impl_->bias_hh[i]);
   std::lock_guard<std::mutex> lock(impl_->pack_mutex);
+  impl_->last_packed.store(nullptr, std::memory_order_release);
   impl_->packed.clear();
 }
 

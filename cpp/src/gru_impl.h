@@ -2,6 +2,7 @@
 // the packed copies the forward GEMMs read.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -33,6 +34,7 @@ struct Gru<T>::Impl {
 
   std::mutex pack_mutex;
   std::vector<std::unique_ptr<PackedWeights<T>>> packed;  // one per table used so far
+  std::atomic<const PackedWeights<T>*> last_packed{nullptr};  // lock-free hit for the usual case
 
   // The packed weights for `table`, packing them on first use. Entries are never changed once
   // made (set_params drops them all), so concurrent calls can read them without the lock.

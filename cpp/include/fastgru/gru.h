@@ -91,6 +91,12 @@ class Gru {
                 T* dh0, const LayerGrads<T>* grads, double dropout, uint64_t seed,
                 T* workspace) const;
 
+  // Streaming: one time step of a unidirectional stack, the same arithmetic as forward() with
+  // steps = 1. x: [batch, input_size]; h: [layers, batch, H]; h_out: [layers, batch, H] (must not
+  // overlap h); the last layer's output is h_out's last layer. Nothing is allocated per call.
+  size_t step_workspace_size(int64_t batch) const;
+  void step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace) const;
+
   struct Impl;
 
  private:

@@ -13,11 +13,14 @@ static inline int lanes_left(int64_t remaining, int w) {
 
 // LOAD_FULL: B rows may be read NV*W wide (packed panels are zero-padded).
 // STORE_FULL: all NV*W columns of C exist.
-template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL>
+// NV registers per row; every NVP of them come from one B panel, the next NVP from the panel
+// `panel_stride` elements further (several packed panels at once for 1-2 row products, where
+// one panel alone would leave too few independent FMA chains to hide their latency).
+template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV>
 static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols,
                              typename O::T* c, int64_t ldc, const typename O::T* bias,
-                             bool accumulate) {
+                             bool accumulate, int64_t panel_stride = 0) {
   using V = typename O::V;
   constexpr int W = O::W;
   V acc[MR][NV];
@@ -27,7 +30,8 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
     const typename O::T* brow = b + p * ldb;
     V bv[NV];
     for (int v = 0; v < NV; ++v)
-      bv[v] = LOAD_FULL ? O::load(brow + v * W) : O::load_partial(brow + v * W, lanes_left(ncols - v * W, W));
+      bv[v] = LOAD_FULL ? O::load(brow + (v / NVP) * panel_stride + (v % NVP) * W)
+                        : O::load_partial(brow + v * W, lanes_left(ncols - v * W, W));
     const typename O::T* ap = a + p * csa;
     for (int i = 0; i < MR; ++i) {
       const V av = O::set1(ap[i * rsa]);
@@ -67,24 +71,90 @@ static inline void gemm_rows(int rows, int64_t k, const typename O::T* a, int64_
   }
 }
 
+// 1-2 rows against np (1..4) packed panels in one tile.
+template <class O, int NV, int R, int NP>
+static inline void gemm_wide_fixed(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
+                                   const typename O::T* b, int64_t ncols, int64_t panel_stride, typename O::T* c,
+                                   int64_t ldc, const typename O::T* bias, bool accumulate) {
+  constexpr int64_t NR = NV * O::W;
+  if (ncols == NP * NR)
+    gemm_tile<O, R, NP * NV, true, true, NV>(k, a, rsa, csa, b, NR, ncols, c, ldc, bias, accumulate, panel_stride);
+  else
+    gemm_tile<O, R, NP * NV, true, false, NV>(k, a, rsa, csa, b, NR, ncols, c, ldc, bias, accumulate, panel_stride);
+}
+
+template <class O, int NV>
+static inline void gemm_wide(int rows, int np, int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
+                             const typename O::T* b, int64_t ncols, int64_t panel_stride, typename O::T* c,
+                             int64_t ldc, const typename O::T* bias, bool accumulate) {
+#define FASTGRU_WIDE(R, NP)                                                                                   \
+  if (rows == R && np == NP)                                                                                  \
+    return gemm_wide_fixed<O, NV, R, NP>(k, a, rsa, csa, b, ncols, panel_stride, c, ldc, bias, accumulate);
+  FASTGRU_WIDE(1, 1) FASTGRU_WIDE(1, 2) FASTGRU_WIDE(1, 3) FASTGRU_WIDE(1, 4)
+  FASTGRU_WIDE(2, 1) FASTGRU_WIDE(2, 2) FASTGRU_WIDE(2, 3) FASTGRU_WIDE(2, 4)
+#undef FASTGRU_WIDE
+}
+
+// Copies A[rows, kc] (any strides) into MR-row panels, k-major: out[p * MR + i] = A[i, p].
+// Rows past `rows` are zero. One gather per block instead of one per B panel.
+template <int MR, class T>
+static inline void pack_a_panel(const T* a, int64_t rsa, int64_t csa, int rows, int64_t kc, T* out) {
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * rsa + p * csa] : T(0);
+}
+
+// Blocking: K in slices of KC (a B micro-panel of KC x NR stays in L1), rows in blocks of MC
+// (their packed A, MC x KC, stays in L2). The order of the k-slices is fixed, so each C element
+// is still the same sequence of operations however M and N are cut.
+constexpr int64_t kGemmKc = 256;
+constexpr int64_t kGemmMcPanels = 12;  // MC = 12 * MR rows
+
 template <class O, int MR, int NV, bool PACKED>
 static void gemm_body(const GemmArgs<typename O::T>& g) {
+  using T = typename O::T;
   constexpr int64_t NR = NV * O::W;
-  for (int64_t j0 = 0; j0 < g.n; j0 += NR) {
-    const int64_t ncols = gemm_min(NR, g.n - j0);
-    const typename O::T* b = PACKED ? g.b + j0 * g.k : g.b + j0;
-    const int64_t ldb = PACKED ? NR : g.b_row_stride;
-    const typename O::T* bias = g.bias ? g.bias + j0 : nullptr;
-    for (int64_t i0 = 0; i0 < g.m; i0 += MR) {
-      const int rows = static_cast<int>(gemm_min(MR, g.m - i0));
-      const typename O::T* a = g.a + i0 * g.a_row_stride;
-      typename O::T* c = g.c + i0 * g.ldc + j0;
-      if (ncols == NR) {
-        gemm_rows<O, MR, NV, true, true>(rows, g.k, a, g.a_row_stride, g.a_col_stride, b, ldb, ncols,
-                                         c, g.ldc, bias, g.accumulate);
-      } else {
-        gemm_rows<O, MR, NV, PACKED, false>(rows, g.k, a, g.a_row_stride, g.a_col_stride, b, ldb,
-                                            ncols, c, g.ldc, bias, g.accumulate);
+  constexpr int64_t MC = kGemmMcPanels * MR;
+  alignas(64) static thread_local T a_pack[MC * kGemmKc];
+  for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
+    const int64_t kc = gemm_min(kGemmKc, g.k - k0);
+    const bool accumulate = g.accumulate || k0 > 0;
+    const T* bias = k0 == 0 ? g.bias : nullptr;
+    for (int64_t i0 = 0; i0 < g.m; i0 += MC) {
+      const int64_t mc = gemm_min(MC, g.m - i0);
+      // A few row-major rows are read in place (batch-1 steps); packing pays off only when
+      // A is strided or many row panels reuse the same B panel.
+      const bool pack = g.a_col_stride != 1 || mc > MR;
+      if (pack)
+        for (int64_t ip = 0; ip < mc; ip += MR)
+          pack_a_panel<MR>(g.a + (i0 + ip) * g.a_row_stride + k0 * g.a_col_stride, g.a_row_stride, g.a_col_stride,
+                           static_cast<int>(gemm_min(MR, mc - ip)), kc, a_pack + ip * kc);
+      int64_t j_begin = 0;
+      if (PACKED && mc <= 2) {
+        // Up to four panels at a time (the last may be partial: packed panels are zero-padded,
+        // so their loads stay full width).
+        for (; j_begin < g.n; j_begin += 4 * NR) {
+          const int64_t ncols = gemm_min(4 * NR, g.n - j_begin);
+          const int np = static_cast<int>((ncols + NR - 1) / NR);
+          gemm_wide<O, NV>(static_cast<int>(mc), np, kc, g.a + i0 * g.a_row_stride + k0 * g.a_col_stride,
+                           g.a_row_stride, g.a_col_stride, g.b + j_begin * g.k + k0 * NR, ncols, NR * g.k,
+                           g.c + i0 * g.ldc + j_begin, g.ldc, bias ? bias + j_begin : nullptr, accumulate);
+        }
+      }
+      for (int64_t j0 = j_begin; j0 < g.n; j0 += NR) {
+        const int64_t ncols = gemm_min(NR, g.n - j0);
+        const T* b = PACKED ? g.b + j0 * g.k + k0 * NR : g.b + k0 * g.b_row_stride + j0;
+        const int64_t ldb = PACKED ? NR : g.b_row_stride;
+        const T* bj = bias ? bias + j0 : nullptr;
+        for (int64_t ip = 0; ip < mc; ip += MR) {
+          const int rows = static_cast<int>(gemm_min(MR, mc - ip));
+          const T* a = pack ? a_pack + ip * kc : g.a + (i0 + ip) * g.a_row_stride + k0;
+          const int64_t rsa = pack ? 1 : g.a_row_stride, csa = pack ? MR : 1;
+          T* c = g.c + (i0 + ip) * g.ldc + j0;
+          if (ncols == NR)
+            gemm_rows<O, MR, NV, true, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+          else
+            gemm_rows<O, MR, NV, PACKED, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+        }
       }
     }
   }

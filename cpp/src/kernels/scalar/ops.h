@@ -18,8 +18,10 @@ struct ScalarOps {
   static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
   static V div(V a, V b) { return a / b; }
-  static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
-  static V fnmadd(V a, V b, V c) { return std::fma(-a, b, c); }
+  // Multiply then add: baseline x86-64 has no FMA instruction and std::fma would be a slow
+  // library call. Results differ from the vector ISAs by float rounding only.
+  static V fmadd(V a, V b, V c) { return a * b + c; }
+  static V fnmadd(V a, V b, V c) { return c - a * b; }
   // NaN fails both comparisons and passes through.
   static V clamp(V x, V lo, V hi) { return x < lo ? lo : (x > hi ? hi : x); }
   static V round(V x) { return std::nearbyint(x); }
