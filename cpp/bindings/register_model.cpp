@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,15 +76,48 @@ class PyGru {
     carray<T> h_n({LD, b.batch, H});
     std::optional<carray<T>> cache;
     if (keep_cache) cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(gru_.cache_size(b))});
-    std::vector<T> workspace(gru_.forward_workspace_size(b));
+    std::unique_ptr<T[]> workspace(new T[gru_.forward_workspace_size(b)]);
     T* cache_ptr = cache ? cache->mutable_data() : nullptr;
     T* y_ptr = y.mutable_data();
     T* hn_ptr = h_n.mutable_data();
     {
       py::gil_scoped_release release;
-      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, dropout, seed, workspace.data());
+      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, dropout, seed, workspace.get());
     }
     return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
+  }
+
+  // One streaming step: x [batch, D], h [layers, batch, H] -> new state [layers, batch, H].
+  carray<T> step(const carray<T>& x, const carray<T>& h) {
+    const GruConfig& c = gru_.config();
+    if (c.bidirectional) throw py::value_error("step() needs a unidirectional GRU");
+    if (x.ndim() != 2) throw py::value_error("x_t must be 2-D (batch, input_size), got shape " + shape_str(x));
+    const int64_t batch = x.shape(0);
+    if (batch < 1) throw py::value_error("x_t has an empty batch");
+    check_shape("x_t", x, {batch, c.input_size});
+    check_shape("state", h, {c.num_layers, batch, c.hidden_size});
+    carray<T> h_out({c.num_layers, batch, c.hidden_size});
+    T* out = h_out.mutable_data();
+    const size_t ws = gru_.step_workspace_size(batch);
+    // The model keeps one step workspace; a concurrent caller takes a private one.
+    std::unique_lock<std::mutex> lock(step_mutex_, std::try_to_lock);
+    std::vector<T> private_ws;
+    T* w;
+    if (lock.owns_lock()) {
+      if (step_ws_.size() < ws) step_ws_.resize(ws);
+      w = step_ws_.data();
+    } else {
+      private_ws.resize(ws);
+      w = private_ws.data();
+    }
+    // Releasing the GIL costs more than a small step takes.
+    if (batch * c.hidden_size * (c.input_size + c.hidden_size) >= (1 << 16)) {
+      py::gil_scoped_release release;
+      gru_.step(batch, x.data(), h.data(), out, w);
+    } else {
+      gru_.step(batch, x.data(), h.data(), out, w);
+    }
+    return h_out;
   }
 
   // Returns (dx, dh0, [(dW_ih, dW_hh, db_ih, db_hh) per layer*dirs + direction]).
@@ -110,13 +144,13 @@ class PyGru {
       grads.push_back({a[0].mutable_data(), a[1].mutable_data(), c.bias ? a[2].mutable_data() : nullptr,
                        c.bias ? a[3].mutable_data() : nullptr});
     }
-    std::vector<T> workspace(gru_.backward_workspace_size(b));
+    std::unique_ptr<T[]> workspace(new T[gru_.backward_workspace_size(b)]);
     T* dx_ptr = dx.mutable_data();
     T* dh0_ptr = dh0.mutable_data();
     {
       py::gil_scoped_release release;
       gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(), dropout,
-                    seed, workspace.data());
+                    seed, workspace.get());
     }
     py::list per_layer;
     for (int64_t i = 0; i < LD; ++i) {
@@ -156,6 +190,8 @@ class PyGru {
   }
 
   Gru<T> gru_;
+  std::mutex step_mutex_;
+  std::vector<T> step_ws_;
 };
 
 template <class T>
@@ -167,6 +203,7 @@ void bind(py::module_& m, const char* name) {
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
            py::arg("dropout"), py::arg("seed"))
+      .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))
       .def("backward", &PyGru<T>::backward, py::arg("cache"), py::arg("steps"), py::arg("batch"), py::arg("lengths"),
            py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"));
 }

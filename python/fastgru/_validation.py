@@ -52,6 +52,8 @@ def check_dtype(dtype: Any) -> np.dtype:
 def float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
     """A C-contiguous array of `dtype` holding `value` (a copy when needed; never the caller's
     array when a conversion happens, so inputs are never modified)."""
+    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
+        return value  # the common case, kept cheap for per-step calls
     if value is None:
         raise TypeError(f"{name} must be an array, got None")
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import functional as F
-from ._validation import check_bool, check_dropout, check_dtype, check_size
+from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
 
 __all__ = ["GRU", "load"]
 
@@ -108,21 +108,22 @@ class GRU:
         return np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), dtype=self.dtype)
 
     def step(self, x_t: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
-        """One time step: x_t (B, input_size) or (input_size,), state from initial_state() or a
-        previous step. Returns (y_t, new_state); the same as running the whole sequence."""
-        if self.bidirectional:
+        """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
+        (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
+        same as running the whole sequence at once; `state` is not modified."""
+        if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
-        arr = x_t if isinstance(x_t, np.ndarray) else np.asarray(x_t)
-        if arr.ndim not in (1, 2):
-            raise ValueError(f"x_t must be (batch, input_size) or (input_size,), got shape {arr.shape}")
-        if arr.ndim == 1:
-            seq = arr[None, :]  # one step of an unbatched sequence
-        else:
-            seq = arr[:, None, :] if self.batch_first else arr[None]
-        y, h_n = self(seq, state)
-        y_t = y[:, 0] if arr.ndim == 2 and self.batch_first else y[0]
-        return y_t, h_n
+        dtype = self._spec.dtype
+        x = float_array("x_t", x_t, dtype)
+        h = float_array("state", state, dtype)
+        if x.ndim == 1:  # one unbatched step
+            if h.ndim != 2:
+                raise ValueError(f"state must be (num_layers, hidden_size) for an unbatched x_t, got {h.shape}")
+            new = self._core.step(x[None], h[:, None])
+            return new[-1, 0], new[:, 0]
+        new = self._core.step(x, h)
+        return new[-1], new
 
     # Parameters.
     def state_dict(self) -> dict[str, np.ndarray]:
