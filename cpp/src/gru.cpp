@@ -42,14 +42,11 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
   for (size_t i = 0; i < weight_ih.size(); ++i) {
     const int64_t din = cfg.layer_input_size(static_cast<int64_t>(i) / cfg.directions());
     PackedLayer<T>& L = pw->layers[i];
-    L.ih.resize(kernels::packed_weight_size(3 * H, din, k.nr));
-    k.pack_weights(weight_ih[i].data(), 3 * H, din, L.ih.data());
-    const int64_t hh_rows = cfg.reset_after ? 3 * H : 2 * H;
-    L.hh.resize(kernels::packed_weight_size(hh_rows, H, k.nr));
-    k.pack_weights(weight_hh[i].data(), hh_rows, H, L.hh.data());
-    if (!cfg.reset_after) {
-      L.hh_n.resize(kernels::packed_weight_size(H, H, k.nr));
-      k.pack_weights(weight_hh[i].data() + 2 * H * H, H, H, L.hh_n.data());
+    for (int g = 0; g < 3; ++g) {
+      L.ih[g].resize(kernels::packed_weight_size(H, din, k.nr));
+      k.pack_weights(weight_ih[i].data() + g * H * din, H, din, L.ih[g].data());
+      L.hh[g].resize(kernels::packed_weight_size(H, H, k.nr));
+      k.pack_weights(weight_hh[i].data() + g * H * H, H, H, L.hh[g].data());
     }
   }
   packed.push_back(std::move(pw));

@@ -1,12 +1,14 @@
 // Forward pass: per layer and direction, one GEMM projects the inputs of all steps; the time
 // loop then does only the recurrent GEMM and the fused gate kernel per step, on the live prefix
 // of the packed batch.
+#include <algorithm>
 #include <cstring>
 
 #include "cache_layout.h"
 #include "dropout.h"
 #include "gru_impl.h"
 #include "parallel_kernels.h"
+#include "recurrent_step.h"
 #include "sequence_layout.h"
 
 namespace fastgru {
@@ -17,7 +19,7 @@ struct ForwardBuffers {
   T* io[2];  // packed layer inputs/outputs, ping-pong (inference)
   T* gx;     // [rows, 3H] input projections of all steps
   T* gh;     // [batch, 3H] recurrent projections of one step
-  T* state;  // [batch, H] hidden state in slot order
+  T* state[2];  // [batch, H] hidden state in slot order, ping-pong (threads read one, write the other)
   T* rec;    // [batch, 5H] one step's records when no cache is kept
   T* y;      // [rows, dirs*H] last layer's packed output (variable-length batches)
 
@@ -29,17 +31,24 @@ struct ForwardBuffers {
     io[1] = w.take(rows * io_width);
     gx = w.take(rows * 3 * H);
     gh = w.take(static_cast<size_t>(batch) * 3 * H);
-    state = w.take(static_cast<size_t>(batch) * H);
+    state[0] = w.take(static_cast<size_t>(batch) * H);
+    state[1] = w.take(static_cast<size_t>(batch) * H);
     rec = w.take(static_cast<size_t>(batch) * 5 * H);
     y = w.take(rows * static_cast<size_t>(c.directions()) * H);
     if (size) *size = w.used;
   }
 };
 
+// The input projection of every step at once, split across threads by rows.
 template <class T>
-kernels::GemmArgs<T> gemm_args(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, T* c,
-                               int64_t ldc, const T* bias) {
-  return kernels::GemmArgs<T>{m, n, k, a, lda, 1, b, 0, c, ldc, bias, false};
+void project_all_steps(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
+                       int64_t rows, const T* x, int64_t din, T* gx) {
+  const int64_t parts = rows * 3 * H * din < kMinParallelFlops ? 1 : std::min<int64_t>(num_threads(), (rows + 7) / 8);
+  threading::parallel_for(parts, [&](int64_t part) {
+    const threading::Range r = threading::chunk(rows, parts, part, 8);
+    if (r.begin < r.end)
+      project_inputs(K, P, bias_ih, H, r.end - r.begin, x + r.begin * din, din, gx + r.begin * 3 * H, 0, H);
+  });
 }
 
 }  // namespace
@@ -85,33 +94,25 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const size_t i = static_cast<size_t>(l * dirs + d);
       const PackedLayer<T>& P = packed.layers[i];
       const T* b_hh = impl_->bias_hh[i].data();
-      parallel_gemm(K.gemm_packed, gemm_args(lay.rows, 3 * H, din, in, din, P.ih.data(), buf.gx, 3 * H,
-                                             impl_->bias_ih[i].data()), true, K.nr);
-      lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state);
+      project_all_steps(K, P, impl_->bias_ih[i].data(), H, lay.rows, in, din, buf.gx);
+      lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state[0]);
       T* records = cache ? cache + cl.records_offset(l, d) : nullptr;
+      int cur = 0;  // buf.state[cur] holds the state before this step
       for (int64_t s = 0; s < batch.steps; ++s) {
         const int64_t t = d == 0 ? s : batch.steps - 1 - s;
         const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
-        kernels::GateArgs<T> g{rows, H, 0, H, buf.gx + base * 3 * H, 3 * H, buf.gh, 3 * H,
-                               records ? records + base * 5 * H : buf.rec, buf.state,
-                               out + base * out_width + d * H, out_width};
-        if (c.reset_after) {
-          parallel_gemm(K.gemm_packed, gemm_args(rows, 3 * H, H, buf.state, H, P.hh.data(), buf.gh, 3 * H, b_hh),
-                        true, K.nr);
-          parallel_gates(K.gates_forward_after, g);
-        } else {
-          g.ld_gh = 2 * H;
-          parallel_gemm(K.gemm_packed, gemm_args(rows, 2 * H, H, buf.state, H, P.hh.data(), buf.gh, 2 * H, b_hh),
-                        true, K.nr);
-          parallel_gates(K.gates_forward_before_rz, g);
-          // n's recurrent term: W_hn (r ⊙ h) + b_hn, from the aux column of the records.
-          parallel_gemm(K.gemm_packed, gemm_args(rows, H, H, g.rec + 3 * H, 5 * H, P.hh_n.data(), buf.gh, H,
-                                                 b_hh + 2 * H), true, K.nr);
-          g.ld_gh = H;
-          parallel_gates(K.gates_forward_before_n, g);
-        }
+        const T* h_prev = buf.state[cur];
+        T* h_next = buf.state[1 - cur];
+        recurrent_step(K, P, b_hh, H, c.reset_after,
+                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + base * 3 * H, buf.gh, h_prev, h_next,
+                                   records ? records + base * 5 * H : buf.rec, out + base * out_width + d * H,
+                                   out_width});
+        // Sequences not live at this step keep their state.
+        if (rows < batch.batch)
+          std::memcpy(h_next + rows * H, h_prev + rows * H, sizeof(T) * (batch.batch - rows) * H);
+        cur = 1 - cur;
       }
-      lay.from_slots(buf.state, H, h_n + i * batch.batch * H);
+      lay.from_slots(buf.state[cur], H, h_n + i * batch.batch * H);
     }
     if (!last && dropout > 0) {
       for (int64_t t = 0; t < batch.steps; ++t)

@@ -13,11 +13,12 @@
 
 namespace fastgru {
 
+// Each gate block (r, z, n) is packed on its own, padded to whole panels, so a thread can take
+// the same column slice of every gate and finish its gates without waiting for the others.
 template <class T>
 struct PackedLayer {
-  std::vector<T> ih;     // weight_ih^T panels (3H columns)
-  std::vector<T> hh;     // reset-after: weight_hh^T panels (3H); reset-before: the r,z rows (2H)
-  std::vector<T> hh_n;   // reset-before only: the n rows (H)
+  std::vector<T> ih[3];  // weight_ih rows of gate g, as B = W^T panels
+  std::vector<T> hh[3];  // weight_hh rows of gate g
 };
 
 template <class T>

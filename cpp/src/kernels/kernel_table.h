@@ -36,7 +36,8 @@ struct GateArgs {
   const T* gh;  // recurrent projections incl. b_hh: [r|z|n] (after), [r|z] (before_rz), [n] (before_n)
   int64_t ld_gh;
   T* rec;       // [rows, 5H] records
-  T* h;         // [rows, H] state: h_prev in, h' out (ld H)
+  const T* h;   // [rows, H] h_prev (ld H)
+  T* h_out;     // [rows, H] h' (ld H); a different buffer, as other threads may still read h
   T* y;         // [rows, *] copy of h' (layer output), ld ld_y, or nullptr
   int64_t ld_y;
 
@@ -46,6 +47,7 @@ struct GateArgs {
     gh += i * ld_gh;
     rec += i * 5 * hidden;
     h += i * hidden;
+    h_out += i * hidden;
     if (y) y += i * ld_y;
   }
 };

@@ -39,7 +39,7 @@ int default_threads() {
 class Pool {
  public:
   explicit Pool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
   }
   ~Pool() {
     {
@@ -57,12 +57,11 @@ class Pool {
       std::lock_guard<std::mutex> lock(m_);
       job_ = &fn;
       n_tasks_ = n_tasks;
-      next_.store(0, std::memory_order_relaxed);
       pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    drain(fn, n_tasks);
+    drain(fn, n_tasks, 0);
     // Wait for every worker to leave the job, so `fn` may go out of scope after we return.
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin > kSpins) {
@@ -75,13 +74,13 @@ class Pool {
  private:
   static constexpr int kSpins = 20000;
 
-  void drain(const std::function<void(int64_t)>& fn, int64_t n) {
-    for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n;
-         i = next_.fetch_add(1, std::memory_order_relaxed))
-      fn(i);
+  // Static assignment: participant p always runs tasks p, p + size, ... so a task index keeps
+  // meeting the same core, and with it the weight slice already in that core's L2.
+  void drain(const std::function<void(int64_t)>& fn, int64_t n, int participant) {
+    for (int64_t i = participant; i < n; i += size()) fn(i);
   }
 
-  void work() {
+  void work(int participant) {
     uint64_t seen = 0;
     for (;;) {
       for (int spin = 0; generation_.load(std::memory_order_acquire) == seen; ++spin) {
@@ -99,7 +98,7 @@ class Pool {
         job = job_;
         n = n_tasks_;
       }
-      drain(*job, n);
+      drain(*job, n, participant);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(m_);
         done_.notify_all();
@@ -111,7 +110,6 @@ class Pool {
   std::mutex m_;
   std::condition_variable wake_, done_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_{0};
   std::atomic<int> pending_{0};
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t n_tasks_ = 0;

@@ -8,8 +8,9 @@
 
 namespace fastgru::threading {
 
-// Runs fn(task) for every task in [0, n_tasks) and returns when all are done. Tasks are handed
-// out dynamically, so callers must make results independent of which thread runs which task.
+// Runs fn(task) for every task in [0, n_tasks) and returns when all are done. Task i always
+// runs on the same thread (i mod the pool size), so per-thread data stays in that core's cache;
+// callers still make results independent of which thread runs which task.
 // A call made while another is running (another Python thread) runs on the caller alone.
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn);
 

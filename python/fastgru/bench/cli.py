@@ -110,7 +110,7 @@ def measure(benches: dict[str, Bench], repeats: int, min_time_s: float,
                     t1 = time.perf_counter_ns()
                 times[n].append((t1 - t0) / m)
                 # Let the previous framework's spinning worker threads park before the next.
-                time.sleep(0.002)
+                time.sleep(0.05)
             if on_repeat:
                 on_repeat(rep)
     finally:

@@ -34,8 +34,7 @@ static void gates_forward_after_body(const GateArgs<typename O::T>& g) {
     const typename O::T* gx = g.gx + i * g.ld_gx + c;
     const typename O::T* gh = g.gh + i * g.ld_gh + c;
     typename O::T* rec = g.rec + i * 5 * H + c;
-    typename O::T* h = g.h + i * H + c;
-    const V hp = l.load(h);
+    const V hp = l.load(g.h + i * H + c);
     const V r = vsigmoid<O>(O::add(l.load(gx), l.load(gh)));
     const V z = vsigmoid<O>(O::add(l.load(gx + H), l.load(gh + H)));
     const V ghn = l.load(gh + 2 * H);
@@ -46,7 +45,7 @@ static void gates_forward_after_body(const GateArgs<typename O::T>& g) {
     l.store(rec + 2 * H, n);
     l.store(rec + 3 * H, ghn);
     l.store(rec + 4 * H, hp);
-    l.store(h, hn);
+    l.store(g.h_out + i * H + c, hn);
     if (g.y) l.store(g.y + i * g.ld_y + c, hn);
   });
 }
@@ -77,13 +76,12 @@ static void gates_forward_before_n_body(const GateArgs<typename O::T>& g) {
   const int64_t H = g.hidden;
   for_each_register<O>(g.rows, g.col_begin, g.col_end, [&](int64_t i, int64_t c, Lanes<O> l) {
     typename O::T* rec = g.rec + i * 5 * H + c;
-    typename O::T* h = g.h + i * H + c;
     const V hp = l.load(rec + 4 * H);
     const V z = l.load(rec + H);
     const V n = vtanh<O>(O::add(l.load(g.gx + i * g.ld_gx + 2 * H + c), l.load(g.gh + i * g.ld_gh + c)));
     const V hn = O::fmadd(z, O::sub(hp, n), n);
     l.store(rec + 2 * H, n);
-    l.store(h, hn);
+    l.store(g.h_out + i * H + c, hn);
     if (g.y) l.store(g.y + i * g.ld_y + c, hn);
   });
 }

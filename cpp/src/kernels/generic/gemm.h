@@ -16,7 +16,9 @@ static inline int lanes_left(int64_t remaining, int w) {
 // NV registers per row; every NVP of them come from one B panel, the next NVP from the panel
 // `panel_stride` elements further (several packed panels at once for 1-2 row products, where
 // one panel alone would leave too few independent FMA chains to hide their latency).
-template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV>
+// A_PACKED: A is an MR-row panel (a[p * MR + i]); the strides are then compile-time constants,
+// so every broadcast is a fixed offset from one pointer.
+template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV, bool A_PACKED = false>
 static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols,
                              typename O::T* c, int64_t ldc, const typename O::T* bias,
@@ -32,9 +34,9 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
     for (int v = 0; v < NV; ++v)
       bv[v] = LOAD_FULL ? O::load(brow + (v / NVP) * panel_stride + (v % NVP) * W)
                         : O::load_partial(brow + v * W, lanes_left(ncols - v * W, W));
-    const typename O::T* ap = a + p * csa;
+    const typename O::T* ap = A_PACKED ? a + p * MR : a + p * csa;
     for (int i = 0; i < MR; ++i) {
-      const V av = O::set1(ap[i * rsa]);
+      const V av = O::set1(A_PACKED ? ap[i] : ap[i * rsa]);
       for (int v = 0; v < NV; ++v) acc[i][v] = O::fmadd(av, bv[v], acc[i][v]);
     }
   }
@@ -55,18 +57,23 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   }
 }
 
-// Runs the tile for `rows` (1..MR) rows by picking the matching instantiation.
-template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL>
+// Runs the tile for `rows` (1..MR) rows by picking the matching instantiation. A packed panel
+// is always MR rows tall (zero-padded), so its tile is the full MR one and only the stores of
+// the live rows matter: the padding rows compute zeros into C rows we do not own, hence STORE
+// is limited to `rows` by running the smaller tile on the same panel layout.
+template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, bool A_PACKED, int PANEL_MR = MR>
 static inline void gemm_rows(int rows, int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols, typename O::T* c,
                              int64_t ldc, const typename O::T* bias, bool accumulate) {
   if constexpr (MR > 0) {
     if (rows == MR) {
-      gemm_tile<O, MR, NV, LOAD_FULL, STORE_FULL>(k, a, rsa, csa, b, ldb, ncols, c, ldc, bias,
-                                                 accumulate);
+      if constexpr (A_PACKED && MR == PANEL_MR)
+        gemm_tile<O, MR, NV, LOAD_FULL, STORE_FULL, NV, true>(k, a, 1, MR, b, ldb, ncols, c, ldc, bias, accumulate);
+      else
+        gemm_tile<O, MR, NV, LOAD_FULL, STORE_FULL>(k, a, rsa, csa, b, ldb, ncols, c, ldc, bias, accumulate);
     } else {
-      gemm_rows<O, MR - 1, NV, LOAD_FULL, STORE_FULL>(rows, k, a, rsa, csa, b, ldb, ncols, c, ldc,
-                                                     bias, accumulate);
+      gemm_rows<O, MR - 1, NV, LOAD_FULL, STORE_FULL, A_PACKED, PANEL_MR>(rows, k, a, rsa, csa, b, ldb, ncols, c,
+                                                                        ldc, bias, accumulate);
     }
   }
 }
@@ -150,10 +157,17 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
           const T* a = pack ? a_pack + ip * kc : g.a + (i0 + ip) * g.a_row_stride + k0;
           const int64_t rsa = pack ? 1 : g.a_row_stride, csa = pack ? MR : 1;
           T* c = g.c + (i0 + ip) * g.ldc + j0;
-          if (ncols == NR)
-            gemm_rows<O, MR, NV, true, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
-          else
-            gemm_rows<O, MR, NV, PACKED, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+          if (pack) {
+            if (ncols == NR)
+              gemm_rows<O, MR, NV, true, true, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+            else
+              gemm_rows<O, MR, NV, PACKED, false, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj,
+                                                        accumulate);
+          } else if (ncols == NR) {
+            gemm_rows<O, MR, NV, true, true, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+          } else {
+            gemm_rows<O, MR, NV, PACKED, false, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
+          }
         }
       }
     }

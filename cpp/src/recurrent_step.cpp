@@ -1,0 +1,95 @@
+#include "recurrent_step.h"
+
+#include <algorithm>
+
+#include "fastgru/runtime.h"
+#include "threading/thread_pool.h"
+
+namespace fastgru {
+namespace {
+
+// A slice of gate block g's columns [c0, c1) of C = A · W_g^T + b_g, C with row stride ldc.
+template <class T>
+void gate_gemm(const kernels::TypedKernels<T>& K, const std::vector<T>& packed, int64_t k, int64_t rows,
+               const T* a, int64_t lda, const T* bias, T* c, int64_t ldc, int64_t c0, int64_t c1) {
+  K.gemm_packed({rows, c1 - c0, k, a, lda, 1, packed.data() + c0 * k, 0, c + c0, ldc, bias + c0, false});
+}
+
+// Fork only when each thread gets enough multiply-adds to pay for the hand-off.
+int64_t column_parts(int64_t rows, int64_t H, int64_t k, int nr) {
+  const int64_t threads = num_threads();
+  if (threads == 1 || rows * 3 * H * k < (int64_t{1} << 17)) return 1;
+  return std::min<int64_t>(threads, (H + nr - 1) / nr);
+}
+
+}  // namespace
+
+template <class T>
+void project_inputs(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
+                    int64_t rows, const T* x, int64_t din, T* gx, int64_t c0, int64_t c1) {
+  for (int g = 0; g < 3; ++g)
+    gate_gemm(K, P.ih[g], din, rows, x, din, bias_ih + g * H, gx + g * H, 3 * H, c0, c1);
+}
+
+template <class T>
+void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh, int64_t H,
+                    bool reset_after, const StepArgs<T>& s) {
+  const int64_t parts = column_parts(s.rows, H, H + (s.x ? s.din : 0), K.nr);
+  kernels::GateArgs<T> gate{s.rows, H, 0, H, s.gx, 3 * H, s.gh, 3 * H, s.rec, s.h_prev, s.h_next, s.y, s.ld_y};
+  auto slice = [&](int64_t part) { return threading::chunk(H, parts, part, K.nr); };
+
+  // One part runs inline: no std::function, no hand-off (batch-1 steps of small layers).
+  auto run = [parts](auto&& body) {
+    if (parts == 1)
+      body(0);
+    else
+      threading::parallel_for(parts, body);
+  };
+  if (reset_after) {
+    run([&](int64_t part) {
+      const threading::Range r = slice(part);
+      if (r.begin >= r.end) return;
+      if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
+      for (int g = 0; g < 3; ++g)
+        gate_gemm(K, P.hh[g], H, s.rows, s.h_prev, H, bias_hh + g * H, s.gh + g * H, 3 * H, r.begin, r.end);
+      kernels::GateArgs<T> mine = gate;
+      mine.col_begin = r.begin;
+      mine.col_end = r.end;
+      K.gates_forward_after(mine);
+    });
+    return;
+  }
+  // reset-before: W_hn multiplies r ⊙ h, which needs every column of r first.
+  run([&](int64_t part) {
+    const threading::Range r = slice(part);
+    if (r.begin >= r.end) return;
+    if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
+    for (int g = 0; g < 2; ++g)
+      gate_gemm(K, P.hh[g], H, s.rows, s.h_prev, H, bias_hh + g * H, s.gh + g * H, 3 * H, r.begin, r.end);
+    kernels::GateArgs<T> mine = gate;
+    mine.col_begin = r.begin;
+    mine.col_end = r.end;
+    K.gates_forward_before_rz(mine);
+  });
+  run([&](int64_t part) {
+    const threading::Range r = slice(part);
+    if (r.begin >= r.end) return;
+    gate_gemm(K, P.hh[2], H, s.rows, s.rec + 3 * H, 5 * H, bias_hh + 2 * H, s.gh + 2 * H, 3 * H, r.begin, r.end);
+    kernels::GateArgs<T> mine = gate;
+    mine.gh = s.gh + 2 * H;
+    mine.col_begin = r.begin;
+    mine.col_end = r.end;
+    K.gates_forward_before_n(mine);
+  });
+}
+
+#define FASTGRU_INSTANTIATE(T)                                                                              \
+  template void recurrent_step<T>(const kernels::TypedKernels<T>&, const PackedLayer<T>&, const T*, int64_t, \
+                                  bool, const StepArgs<T>&);                                                \
+  template void project_inputs<T>(const kernels::TypedKernels<T>&, const PackedLayer<T>&, const T*, int64_t,  \
+                                  int64_t, const T*, int64_t, T*, int64_t, int64_t);
+FASTGRU_INSTANTIATE(float)
+FASTGRU_INSTANTIATE(double)
+#undef FASTGRU_INSTANTIATE
+
+}  // namespace fastgru

@@ -1,0 +1,67 @@
+"""Bit-identical results for a given ISA, whatever the thread count, the batch a row sits in, or
+stepping versus the whole sequence (every output is one fixed-order reduction; threads split
+only across outputs). Sizes are chosen so the threaded paths really run (H=256 at batch 1 and a
+batch of 64 both fork)."""
+
+import numpy as np
+import pytest
+
+import fastgru
+
+CASES = [  # (batch, steps, input_size, hidden_size, layers, reset_after)
+    (1, 6, 200, 256, 2, True),
+    (1, 5, 96, 160, 1, False),
+    (64, 4, 48, 96, 1, True),
+    (33, 3, 40, 70, 2, False),
+]
+
+
+def _model(D, H, L, reset_after):
+    return fastgru.GRU(D, H, num_layers=L, reset_after=reset_after, seed=3)
+
+
+def _inputs(B, T, D, L, H):
+    rng = np.random.default_rng(B * 1000 + T)
+    return rng.standard_normal((T, B, D)).astype(np.float32), rng.standard_normal((L, B, H)).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}-L{}-{}".format(*c))
+def test_thread_count_does_not_change_a_bit(isa, case, restore_threads):
+    B, T, D, H, L, ra = case
+    gru = _model(D, H, L, ra)
+    x, h0 = _inputs(B, T, D, L, H)
+    results = []
+    for threads in (1, 2):
+        fastgru.set_num_threads(threads)
+        y, h_n, cache = gru.forward(x, h0)
+        grads = gru.backward(cache, np.ones_like(y), np.ones_like(h_n))
+        results.append((y, h_n, grads))
+    (y1, h1, g1), (y2, h2, g2) = results
+    assert np.array_equal(y1, y2) and np.array_equal(h1, h2)
+    for key in g1:
+        assert np.array_equal(g1[key], g2[key]), key
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}-L{}-{}".format(*c))
+def test_a_row_gives_the_same_bits_in_any_batch(isa, case):
+    B, T, D, H, L, ra = case
+    gru = _model(D, H, L, ra)
+    x, h0 = _inputs(B, T, D, L, H)
+    y, h_n = gru(x, h0)
+    row = B // 2
+    y_row, h_row = gru(x[:, row:row + 1], h0[:, row:row + 1])
+    assert np.array_equal(y_row[:, 0], y[:, row])
+    assert np.array_equal(h_row[:, 0], h_n[:, row])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}-L{}-{}".format(*c))
+def test_stepping_gives_the_same_bits_as_the_sequence(isa, case):
+    B, T, D, H, L, ra = case
+    gru = _model(D, H, L, ra)
+    x, h0 = _inputs(B, T, D, L, H)
+    y, h_n = gru(x, h0)
+    state = h0
+    for t in range(T):
+        y_t, state = gru.step(x[t], state)
+        assert np.array_equal(y_t, y[t]), f"step {t}"
+    assert np.array_equal(state, h_n)
