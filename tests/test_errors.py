@@ -504,3 +504,21 @@ def test_broadcast_h0_accepted(rng):
     y2, h2 = case.gru(case.x, np.ascontiguousarray(h0))
     assert_close(y, y2, EXACT[case.dtype], "y with broadcast h0")
     assert_close(h_n, h2, EXACT[case.dtype], "h_n with broadcast h0")
+
+
+def test_backward_refuses_a_cache_from_other_weights():
+    """A cache belongs to the weights that made it: another model's cache, or one made before
+    load_state_dict changed the weights, would give gradients of the wrong function."""
+    import fastgru
+
+    x = np.zeros((3, 2, 4), np.float32)
+    gru, other = fastgru.GRU(4, 5, seed=0), fastgru.GRU(4, 5, seed=1)
+    _, _, cache = other.forward(x)
+    with pytest.raises(ValueError, match="cache.*another model"):
+        gru.backward(cache)
+    _, _, cache = gru.forward(x)
+    gru.load_state_dict(other.state_dict())
+    with pytest.raises(ValueError, match="cache.*weights changed"):
+        gru.backward(cache)
+    with pytest.raises(TypeError, match="cache must come from"):
+        gru.backward({"not": "a cache"})

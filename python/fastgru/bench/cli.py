@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         _progress(n)
     np_ctx, np_threads = _numpy_threads(threads)
     meta = report.machine_info(fg, runners, threads, np_threads, isa_mode)
-    settings = {"full": args.full, "workloads": ids, "repeats": repeats, "min_time_s": min_time,
+    settings = {"command": " ".join(["python -m fastgru bench", *argv]), "full": args.full, "workloads": ids, "repeats": repeats, "min_time_s": min_time,
                 "threads": threads, "isa": isa_mode or "active", "atol": ATOL,
                 "runners": [r.name for r in runners], "reference": primary,
                 "argv": argv}

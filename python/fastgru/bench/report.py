@@ -282,6 +282,8 @@ def to_markdown(meta: dict, settings: dict, results: list[CaseResult], notes: li
     md += [f"- {line}" for line in header_lines(meta)]
     md.append(f"- settings: {'full (DESIGN §5) sizes' if settings['full'] else 'reduced sizes'}, "
               f"{settings['repeats']} interleaved repeats, float32, 1 layer, 1 direction, D = H")
+    if settings.get("command"):
+        md.append(f"- command: `{settings['command']}`")
     md.append("")
     md.append("| " + " | ".join(head) + " |")
     md.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|")
