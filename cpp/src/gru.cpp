@@ -42,12 +42,13 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
   for (size_t i = 0; i < weight_ih.size(); ++i) {
     const int64_t din = cfg.layer_input_size(static_cast<int64_t>(i) / cfg.directions());
     PackedLayer<T>& L = pw->layers[i];
-    for (int g = 0; g < 3; ++g) {
-      L.ih[g].resize(kernels::packed_weight_size(H, din, k.nr));
-      k.pack_weights(weight_ih[i].data() + g * H * din, H, din, L.ih[g].data());
-      L.hh[g].resize(kernels::packed_weight_size(H, H, k.nr));
-      k.pack_weights(weight_hh[i].data() + g * H * H, H, H, L.hh[g].data());
-    }
+    auto pack = [&](const std::vector<T>& w, int64_t k_dim, PackedGates<T>& out) {
+      out.stride = kernels::packed_weight_size(H, k_dim, k.nr);
+      out.data.resize(static_cast<size_t>(3 * out.stride));
+      for (int g = 0; g < 3; ++g) k.pack_weights(w.data() + g * H * k_dim, H, k_dim, out.data.data() + g * out.stride);
+    };
+    pack(weight_ih[i], din, L.ih);
+    pack(weight_hh[i], H, L.hh);
   }
   packed.push_back(std::move(pw));
   last_packed.store(packed.back().get(), std::memory_order_release);

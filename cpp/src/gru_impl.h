@@ -13,12 +13,20 @@
 
 namespace fastgru {
 
-// Each gate block (r, z, n) is packed on its own, padded to whole panels, so a thread can take
-// the same column slice of every gate and finish its gates without waiting for the others.
+// Each gate block (r, z, n) is packed on its own, padded to whole panels, and the three blocks
+// lie `stride` elements apart in one buffer: a thread can take the same column slice of every
+// gate and finish its gates without waiting for the others, and a streaming step can read all
+// three gates' panels in one tile.
+template <class T>
+struct PackedGates {
+  std::vector<T> data;
+  int64_t stride = 0;  // elements from one gate block to the next
+  const T* gate(int g) const { return data.data() + g * stride; }
+};
+
 template <class T>
 struct PackedLayer {
-  std::vector<T> ih[3];  // weight_ih rows of gate g, as B = W^T panels
-  std::vector<T> hh[3];  // weight_hh rows of gate g
+  PackedGates<T> ih, hh;  // weight_ih / weight_hh, as B = W^T panels per gate
 };
 
 template <class T>

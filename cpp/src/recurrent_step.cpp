@@ -8,11 +8,18 @@
 namespace fastgru {
 namespace {
 
-// A slice of gate block g's columns [c0, c1) of C = A · W_g^T + b_g, C with row stride ldc.
+// Gates [g0, g0 + gates) of C = A · W^T + b for gate columns [c0, c1) (C row stride ldc, gate g
+// at column g*H). Streaming rows (1-2) go through one multi-gate tile; batches through a GEMM
+// per gate. Both compute every element the same way.
 template <class T>
-void gate_gemm(const kernels::TypedKernels<T>& K, const std::vector<T>& packed, int64_t k, int64_t rows,
-               const T* a, int64_t lda, const T* bias, T* c, int64_t ldc, int64_t c0, int64_t c1) {
-  K.gemm_packed({rows, c1 - c0, k, a, lda, 1, packed.data() + c0 * k, 0, c + c0, ldc, bias + c0, false});
+void gate_gemm(const kernels::TypedKernels<T>& K, const PackedGates<T>& W, int64_t k, int64_t H, int g0, int gates,
+               int64_t rows, const T* a, int64_t lda, const T* bias, T* c, int64_t ldc, int64_t c0, int64_t c1) {
+  if (rows <= 2) {
+    K.gemm_gates({rows, gates, k, c0, c1, a, lda, W.gate(g0), W.stride, bias + g0 * H, c + g0 * H, ldc, H});
+    return;
+  }
+  for (int g = g0; g < g0 + gates; ++g)
+    K.gemm_packed({rows, c1 - c0, k, a, lda, 1, W.gate(g) + c0 * k, 0, c + g * H + c0, ldc, bias + g * H + c0, false});
 }
 
 // Fork only when each thread gets enough multiply-adds to pay for the hand-off.
@@ -27,8 +34,7 @@ int64_t column_parts(int64_t rows, int64_t H, int64_t k, int nr) {
 template <class T>
 void project_inputs(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
                     int64_t rows, const T* x, int64_t din, T* gx, int64_t c0, int64_t c1) {
-  for (int g = 0; g < 3; ++g)
-    gate_gemm(K, P.ih[g], din, rows, x, din, bias_ih + g * H, gx + g * H, 3 * H, c0, c1);
+  gate_gemm(K, P.ih, din, H, 0, 3, rows, x, din, bias_ih, gx, 3 * H, c0, c1);
 }
 
 template <class T>
@@ -50,8 +56,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
       const threading::Range r = slice(part);
       if (r.begin >= r.end) return;
       if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
-      for (int g = 0; g < 3; ++g)
-        gate_gemm(K, P.hh[g], H, s.rows, s.h_prev, H, bias_hh + g * H, s.gh + g * H, 3 * H, r.begin, r.end);
+      gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
       kernels::GateArgs<T> mine = gate;
       mine.col_begin = r.begin;
       mine.col_end = r.end;
@@ -64,8 +69,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
     const threading::Range r = slice(part);
     if (r.begin >= r.end) return;
     if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
-    for (int g = 0; g < 2; ++g)
-      gate_gemm(K, P.hh[g], H, s.rows, s.h_prev, H, bias_hh + g * H, s.gh + g * H, 3 * H, r.begin, r.end);
+    gate_gemm(K, P.hh, H, H, 0, 2, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
     kernels::GateArgs<T> mine = gate;
     mine.col_begin = r.begin;
     mine.col_end = r.end;
@@ -74,7 +78,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   run([&](int64_t part) {
     const threading::Range r = slice(part);
     if (r.begin >= r.end) return;
-    gate_gemm(K, P.hh[2], H, s.rows, s.rec + 3 * H, 5 * H, bias_hh + 2 * H, s.gh + 2 * H, 3 * H, r.begin, r.end);
+    gate_gemm(K, P.hh, H, H, 2, 1, s.rows, s.rec + 3 * H, 5 * H, bias_hh, s.gh, 3 * H, r.begin, r.end);
     kernels::GateArgs<T> mine = gate;
     mine.gh = s.gh + 2 * H;
     mine.col_begin = r.begin;

@@ -13,6 +13,8 @@ void gemm_packed(const GemmArgs<float>& args);
 void gemm_packed(const GemmArgs<double>& args);
 void gemm_rowmajor(const GemmArgs<float>& args);
 void gemm_rowmajor(const GemmArgs<double>& args);
+void gemm_gates(const GateGemmArgs<float>& args);
+void gemm_gates(const GateGemmArgs<double>& args);
 void gates_forward_after(const GateArgs<float>& args);
 void gates_forward_after(const GateArgs<double>& args);
 void gates_forward_before_rz(const GateArgs<float>& args);

@@ -24,6 +24,22 @@ struct GemmArgs {
   bool accumulate;  // C += A·B
 };
 
+// C[i, g*hidden + j] = A[i, :] · W_g[j, :] + bias[g*hidden + j] for gates g < `gates` and
+// columns j in [col_begin, col_end) (col_begin a multiple of nr), with gate g's packed panels
+// block_stride elements after gate g-1's. For 1-2 rows (streaming steps) only.
+template <class T>
+struct GateGemmArgs {
+  int64_t rows, gates, k, col_begin, col_end;
+  const T* a;  // [rows, k], row stride lda
+  int64_t lda;
+  const T* b;  // gate 0's packed panels
+  int64_t block_stride;
+  const T* bias;  // gate 0's bias
+  T* c;           // gate 0's column 0, row stride ldc
+  int64_t ldc;
+  int64_t hidden;  // distance between gates in bias and C
+};
+
 // One time step of the gate non-linearities for `rows` rows and gate columns
 // [col_begin, col_end) of each gate block (hidden size H = `hidden`).
 // Record layout per row (ld 5H): [r | z | n | aux | h_prev]; aux = W_hn h + b_hn (reset-after)
@@ -77,6 +93,7 @@ struct TypedKernels {
   void (*pack_weights)(const T* w, int64_t n, int64_t k, T* out);
   void (*gemm_packed)(const GemmArgs<T>& args);
   void (*gemm_rowmajor)(const GemmArgs<T>& args);
+  void (*gemm_gates)(const GateGemmArgs<T>& args);
   void (*gates_forward_after)(const GateArgs<T>& args);
   void (*gates_forward_before_rz)(const GateArgs<T>& args);
   void (*gates_forward_before_n)(const GateArgs<T>& args);

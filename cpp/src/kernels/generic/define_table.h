@@ -7,6 +7,7 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &pack_weights,
                          &gemm_packed,
                          &gemm_rowmajor,
+                         &gemm_gates,
                          &gates_forward_after,
                          &gates_forward_before_rz,
                          &gates_forward_before_n,

@@ -18,11 +18,14 @@ static inline int lanes_left(int64_t remaining, int w) {
 // one panel alone would leave too few independent FMA chains to hide their latency).
 // A_PACKED: A is an MR-row panel (a[p * MR + i]); the strides are then compile-time constants,
 // so every broadcast is a fixed offset from one pointer.
-template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV, bool A_PACKED = false>
+// GATED: the panels are the same columns of different gates; panel q's C (and bias) columns
+// start c_panel_stride elements after panel q-1's, and ncols counts the columns of one panel.
+template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV, bool A_PACKED = false,
+          bool GATED = false>
 static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols,
                              typename O::T* c, int64_t ldc, const typename O::T* bias,
-                             bool accumulate, int64_t panel_stride = 0) {
+                             bool accumulate, int64_t panel_stride = 0, int64_t c_panel_stride = 0) {
   using V = typename O::V;
   constexpr int W = O::W;
   V acc[MR][NV];
@@ -43,16 +46,17 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   for (int i = 0; i < MR; ++i) {
     typename O::T* crow = c + i * ldc;
     for (int v = 0; v < NV; ++v) {
-      const int lanes = STORE_FULL ? W : lanes_left(ncols - v * W, W);
+      const int64_t off = GATED ? (v / NVP) * c_panel_stride + (v % NVP) * W : int64_t{v} * W;
+      const int lanes = STORE_FULL ? W : lanes_left(GATED ? ncols - (v % NVP) * W : ncols - v * W, W);
       if (lanes == 0) continue;
       V out = acc[i][v];
-      if (bias) out = O::add(out, lanes == W ? O::load(bias + v * W) : O::load_partial(bias + v * W, lanes));
+      if (bias) out = O::add(out, lanes == W ? O::load(bias + off) : O::load_partial(bias + off, lanes));
       if (accumulate)
-        out = O::add(lanes == W ? O::load(crow + v * W) : O::load_partial(crow + v * W, lanes), out);
+        out = O::add(lanes == W ? O::load(crow + off) : O::load_partial(crow + off, lanes), out);
       if (lanes == W)
-        O::store(crow + v * W, out);
+        O::store(crow + off, out);
       else
-        O::store_partial(crow + v * W, out, lanes);
+        O::store_partial(crow + off, out, lanes);
     }
   }
 }
@@ -172,6 +176,40 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
       }
     }
   }
+}
+
+// Streaming steps (1-2 rows): the same column panel of up to three gate blocks in one tile,
+// so a batch-1 step has 3*NV independent FMA chains per tile instead of NV, and one call does
+// what three GEMMs did. K is cut into the same kGemmKc slices as gemm_body, so every element is
+// computed exactly as there (bit-identical to the batched path).
+template <class O, int NV, int R, int NP>
+static void gemm_gates_fixed(const GateGemmArgs<typename O::T>& g) {
+  using T = typename O::T;
+  constexpr int64_t NR = NV * O::W;
+  for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
+    const int64_t kc = gemm_min(kGemmKc, g.k - k0);
+    const bool accumulate = k0 > 0;
+    for (int64_t j0 = g.col_begin; j0 < g.col_end; j0 += NR) {
+      const int64_t ncols = gemm_min(NR, g.col_end - j0);
+      const T* b = g.b + j0 * g.k + k0 * NR;
+      const T* bias = accumulate ? nullptr : g.bias + j0;
+      if (ncols == NR)
+        gemm_tile<O, R, NP * NV, true, true, NV, false, true>(kc, g.a + k0, g.lda, 1, b, NR, ncols, g.c + j0, g.ldc,
+                                                              bias, accumulate, g.block_stride, g.hidden);
+      else
+        gemm_tile<O, R, NP * NV, true, false, NV, false, true>(kc, g.a + k0, g.lda, 1, b, NR, ncols, g.c + j0,
+                                                               g.ldc, bias, accumulate, g.block_stride, g.hidden);
+    }
+  }
+}
+
+template <class O, int NV>
+static void gemm_gates_body(const GateGemmArgs<typename O::T>& g) {
+#define FASTGRU_GATES(R, NP) \
+  if (g.rows == R && g.gates == NP) return gemm_gates_fixed<O, NV, R, NP>(g);
+  FASTGRU_GATES(1, 1) FASTGRU_GATES(1, 2) FASTGRU_GATES(1, 3)
+  FASTGRU_GATES(2, 1) FASTGRU_GATES(2, 2) FASTGRU_GATES(2, 3)
+#undef FASTGRU_GATES
 }
 
 // out[p][kk][c] = w[p*NR + c][kk]: panels of NR output columns, k-major, zero-padded.
