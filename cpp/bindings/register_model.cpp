@@ -40,6 +40,18 @@ void check_shape(const char* name, const py::array& a, std::vector<int64_t> expe
   }
 }
 
+// `a` itself when it already is a C-contiguous array of T, else a converted copy.
+template <class T>
+carray<T> as_carray(const py::array& a) {
+  constexpr int kFlags = py::array::c_style;
+  if (a.dtype().num() == py::detail::npy_format_descriptor<T>::value && (a.flags() & kFlags) == kFlags)
+    return py::reinterpret_borrow<carray<T>>(a);
+  carray<T> converted = carray<T>::ensure(a);
+  if (!converted) throw py::type_error("expected a float array convertible to " + std::string(py::str(py::dtype::of<T>())) +
+                                       ", got dtype " + std::string(py::str(a.dtype())));
+  return converted;
+}
+
 template <class T>
 const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
@@ -88,7 +100,10 @@ class PyGru {
   }
 
   // One streaming step: x [batch, D], h [layers, batch, H] -> new state [layers, batch, H].
-  carray<T> step(const carray<T>& x, const carray<T>& h) {
+  // Takes plain arrays and checks dtype and layout by hand: the typed caster's checks cost more
+  // than a small step computes. Anything not C-contiguous of dtype T is converted (a copy).
+  carray<T> step(const py::array& x_in, const py::array& h_in) {
+    const carray<T> x = as_carray<T>(x_in), h = as_carray<T>(h_in);
     const GruConfig& c = gru_.config();
     if (c.bidirectional) throw py::value_error("step() needs a unidirectional GRU");
     if (x.ndim() != 2) throw py::value_error("x_t must be 2-D (batch, input_size), got shape " + shape_str(x));
