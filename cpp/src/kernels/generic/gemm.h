@@ -14,7 +14,7 @@ static inline int lanes_left(int64_t remaining, int w) {
 // LOAD_FULL: B rows may be read NV*W wide (packed panels are zero-padded).
 // STORE_FULL: all NV*W columns of C exist.
 // NV registers per row; every NVP of them come from one B panel, the next NVP from the panel
-// `panel_stride` elements further (several packed panels at once for 1-2 row products, where
+// `panel_stride` elements further (several gates' panels at once for 1-2 row products, where
 // one panel alone would leave too few independent FMA chains to hide their latency).
 // A_PACKED: A is an MR-row panel (a[p * MR + i]); the strides are then compile-time constants,
 // so every broadcast is a fixed offset from one pointer.
@@ -61,10 +61,9 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   }
 }
 
-// Runs the tile for `rows` (1..MR) rows by picking the matching instantiation. A packed panel
-// is always MR rows tall (zero-padded), so its tile is the full MR one and only the stores of
-// the live rows matter: the padding rows compute zeros into C rows we do not own, hence STORE
-// is limited to `rows` by running the smaller tile on the same panel layout.
+// Runs the tile for `rows` (1..MR) rows by picking the matching instantiation. A packed A panel
+// is PANEL_MR rows wide: the full tile reads it with compile-time offsets, a shorter one (the
+// last rows of a block) with the panel's runtime strides.
 template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, bool A_PACKED, int PANEL_MR = MR>
 static inline void gemm_rows(int rows, int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols, typename O::T* c,
@@ -80,30 +79,6 @@ static inline void gemm_rows(int rows, int64_t k, const typename O::T* a, int64_
                                                                         ldc, bias, accumulate);
     }
   }
-}
-
-// 1-2 rows against np (1..4) packed panels in one tile.
-template <class O, int NV, int R, int NP>
-static inline void gemm_wide_fixed(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
-                                   const typename O::T* b, int64_t ncols, int64_t panel_stride, typename O::T* c,
-                                   int64_t ldc, const typename O::T* bias, bool accumulate) {
-  constexpr int64_t NR = NV * O::W;
-  if (ncols == NP * NR)
-    gemm_tile<O, R, NP * NV, true, true, NV>(k, a, rsa, csa, b, NR, ncols, c, ldc, bias, accumulate, panel_stride);
-  else
-    gemm_tile<O, R, NP * NV, true, false, NV>(k, a, rsa, csa, b, NR, ncols, c, ldc, bias, accumulate, panel_stride);
-}
-
-template <class O, int NV>
-static inline void gemm_wide(int rows, int np, int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
-                             const typename O::T* b, int64_t ncols, int64_t panel_stride, typename O::T* c,
-                             int64_t ldc, const typename O::T* bias, bool accumulate) {
-#define FASTGRU_WIDE(R, NP)                                                                                   \
-  if (rows == R && np == NP)                                                                                  \
-    return gemm_wide_fixed<O, NV, R, NP>(k, a, rsa, csa, b, ncols, panel_stride, c, ldc, bias, accumulate);
-  FASTGRU_WIDE(1, 1) FASTGRU_WIDE(1, 2) FASTGRU_WIDE(1, 3) FASTGRU_WIDE(1, 4)
-  FASTGRU_WIDE(2, 1) FASTGRU_WIDE(2, 2) FASTGRU_WIDE(2, 3) FASTGRU_WIDE(2, 4)
-#undef FASTGRU_WIDE
 }
 
 // Copies A[rows, kc] (any strides) into MR-row panels, k-major: out[p * MR + i] = A[i, p].
@@ -139,19 +114,7 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
         for (int64_t ip = 0; ip < mc; ip += MR)
           pack_a_panel<MR>(g.a + (i0 + ip) * g.a_row_stride + k0 * g.a_col_stride, g.a_row_stride, g.a_col_stride,
                            static_cast<int>(gemm_min(MR, mc - ip)), kc, a_pack + ip * kc);
-      int64_t j_begin = 0;
-      if (PACKED && mc <= 2) {
-        // Up to four panels at a time (the last may be partial: packed panels are zero-padded,
-        // so their loads stay full width).
-        for (; j_begin < g.n; j_begin += 4 * NR) {
-          const int64_t ncols = gemm_min(4 * NR, g.n - j_begin);
-          const int np = static_cast<int>((ncols + NR - 1) / NR);
-          gemm_wide<O, NV>(static_cast<int>(mc), np, kc, g.a + i0 * g.a_row_stride + k0 * g.a_col_stride,
-                           g.a_row_stride, g.a_col_stride, g.b + j_begin * g.k + k0 * NR, ncols, NR * g.k,
-                           g.c + i0 * g.ldc + j_begin, g.ldc, bias ? bias + j_begin : nullptr, accumulate);
-        }
-      }
-      for (int64_t j0 = j_begin; j0 < g.n; j0 += NR) {
+      for (int64_t j0 = 0; j0 < g.n; j0 += NR) {
         const int64_t ncols = gemm_min(NR, g.n - j0);
         const T* b = PACKED ? g.b + j0 * g.k + k0 * NR : g.b + k0 * g.b_row_stride + j0;
         const int64_t ldb = PACKED ? NR : g.b_row_stride;
