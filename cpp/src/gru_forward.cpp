@@ -105,7 +105,8 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
         T* h_next = buf.state[1 - cur];
         recurrent_step(K, P, b_hh, H, c.reset_after,
                        StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + base * 3 * H, buf.gh, h_prev, h_next,
-                                   records ? records + base * 5 * H : buf.rec, out + base * out_width + d * H,
+                                   records ? records + base * 5 * H : (c.reset_after ? nullptr : buf.rec),
+                                   out + base * out_width + d * H,
                                    out_width});
         // Sequences not live at this step keep their state.
         if (rows < batch.batch)

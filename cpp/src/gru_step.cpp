@@ -33,7 +33,7 @@ void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace)
     T* h_next = h_out + l * batch * H;
     recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), H, c.reset_after,
                    StepArgs<T>{batch, in, c.layer_input_size(l), impl_->bias_ih[i].data(), gx, gh, h + l * batch * H,
-                               h_next, rec, nullptr, 0});
+                               h_next, c.reset_after ? nullptr : rec, nullptr, 0});
     in = h_next;
   }
 }

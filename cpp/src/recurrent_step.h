@@ -21,7 +21,7 @@ struct StepArgs {
   T* gh;              // [rows, 3H] scratch for the recurrent projections
   const T* h_prev;    // [rows, H]
   T* h_next;          // [rows, H]; must not overlap h_prev
-  T* rec;             // [rows, 5H] records
+  T* rec;             // [rows, 5H] records (may be null for reset-after without a cache)
   T* y;               // [rows, *] layer output (ld ld_y), or nullptr
   int64_t ld_y;
 };

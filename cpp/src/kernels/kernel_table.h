@@ -51,7 +51,7 @@ struct GateArgs {
   int64_t ld_gx;
   const T* gh;  // recurrent projections incl. b_hh: [r|z|n] (after), [r|z] (before_rz), [n] (before_n)
   int64_t ld_gh;
-  T* rec;       // [rows, 5H] records
+  T* rec;       // [rows, 5H] records (reset-after: may be null when no backward follows)
   const T* h;   // [rows, H] h_prev (ld H)
   T* h_out;     // [rows, H] h' (ld H); a different buffer, as other threads may still read h
   T* y;         // [rows, *] copy of h' (layer output), ld ld_y, or nullptr
@@ -61,7 +61,7 @@ struct GateArgs {
   void shift_rows(int64_t i) {
     gx += i * ld_gx;
     gh += i * ld_gh;
-    rec += i * 5 * hidden;
+    if (rec) rec += i * 5 * hidden;
     h += i * hidden;
     h_out += i * hidden;
     if (y) y += i * ld_y;

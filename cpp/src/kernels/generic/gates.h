@@ -33,18 +33,20 @@ static void gates_forward_after_body(const GateArgs<typename O::T>& g) {
   for_each_register<O>(g.rows, g.col_begin, g.col_end, [&](int64_t i, int64_t c, Lanes<O> l) {
     const typename O::T* gx = g.gx + i * g.ld_gx + c;
     const typename O::T* gh = g.gh + i * g.ld_gh + c;
-    typename O::T* rec = g.rec + i * 5 * H + c;
     const V hp = l.load(g.h + i * H + c);
     const V r = vsigmoid<O>(O::add(l.load(gx), l.load(gh)));
     const V z = vsigmoid<O>(O::add(l.load(gx + H), l.load(gh + H)));
     const V ghn = l.load(gh + 2 * H);
     const V n = vtanh<O>(O::fmadd(r, ghn, l.load(gx + 2 * H)));
     const V hn = O::fmadd(z, O::sub(hp, n), n);  // n + z (h - n), PyTorch's rounding order
-    l.store(rec, r);
-    l.store(rec + H, z);
-    l.store(rec + 2 * H, n);
-    l.store(rec + 3 * H, ghn);
-    l.store(rec + 4 * H, hp);
+    if (g.rec) {  // only a training forward keeps them
+      typename O::T* rec = g.rec + i * 5 * H + c;
+      l.store(rec, r);
+      l.store(rec + H, z);
+      l.store(rec + 2 * H, n);
+      l.store(rec + 3 * H, ghn);
+      l.store(rec + 4 * H, hp);
+    }
     l.store(g.h_out + i * H + c, hn);
     if (g.y) l.store(g.y + i * g.ld_y + c, hn);
   });
