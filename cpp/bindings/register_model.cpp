@@ -105,7 +105,8 @@ class PyGru {
   carray<T> step(const py::array& x_in, const py::array& h_in) {
     const carray<T> x = as_carray<T>(x_in), h = as_carray<T>(h_in);
     const GruConfig& c = gru_.config();
-    if (c.bidirectional) throw py::value_error("step() needs a unidirectional GRU");
+    if (c.bidirectional) throw py::value_error(
+          "step() needs a unidirectional GRU: the reverse direction of a bidirectional one needs the whole sequence");
     if (x.ndim() != 2) throw py::value_error("x_t must be 2-D (batch, input_size), got shape " + shape_str(x));
     const int64_t batch = x.shape(0);
     if (batch < 1) throw py::value_error("x_t has an empty batch");

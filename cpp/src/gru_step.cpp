@@ -18,7 +18,8 @@ size_t Gru<T>::step_workspace_size(int64_t batch) const {
 template <class T>
 void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace) const {
   const GruConfig& c = impl_->cfg;
-  if (c.bidirectional) throw std::invalid_argument("step() needs a unidirectional GRU");
+  if (c.bidirectional) throw std::invalid_argument(
+        "step() needs a unidirectional GRU: the reverse direction of a bidirectional one needs the whole sequence");
   if (batch < 1) throw std::invalid_argument("batch size must be >= 1, got " + std::to_string(batch));
   const kernels::KernelTable& table = dispatch::active_table();
   const kernels::TypedKernels<T>& K = table.get<T>();

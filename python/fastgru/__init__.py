@@ -21,11 +21,13 @@ except ImportError as e:  # pragma: no cover - only in a broken install
 
 from . import functional
 from .gru import GRU, load
+from .onnx import load_onnx  # fastgru.onnx imports the onnx package only inside its functions
 from .runtime import available_isas, get_isa, get_num_threads, info, set_isa, set_num_threads, use_isa
 
 __all__ = [
     "GRU",
     "load",
+    "load_onnx",
     "functional",
     "available_isas",
     "get_isa",

@@ -23,7 +23,12 @@ class GRU:
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 reset_after: bool = True, dtype: Any = np.float32, seed: int | None = None) -> None:
+                 reset_after: bool = True, dtype: Any = np.float32, seed: int | None = None,
+                 padding: str = "zeros") -> None:
+        if not isinstance(padding, str) or padding not in ("zeros", "carry"):
+            raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
+                             f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
+        self._padding = padding
         self._spec = F.Spec(
             check_size("input_size", input_size),
             check_size("hidden_size", hidden_size),
@@ -51,12 +56,14 @@ class GRU:
     batch_first = property(lambda self: self._spec.batch_first)
     dtype = property(lambda self: self._spec.dtype)
     num_directions = property(lambda self: self._spec.directions)
+    padding = property(lambda self: self._padding)
 
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         for arr in params.values():
             arr.flags.writeable = False  # changes must go through load_state_dict, which repacks
         self._params = params
         self._core = F.make_core(self._spec, params)
+        self._core_step = self._core.step  # bound once: step() is called per sample in streams
         self._token = object()  # a new identity for every set of weights
 
     def __getattr__(self, name: str) -> np.ndarray:
@@ -73,6 +80,8 @@ class GRU:
                 extra.append(f"{name}={getattr(self, name)}")
         if self.dropout:
             extra.append(f"dropout={self.dropout}")
+        if self._padding != "zeros":
+            extra.append(f"padding={self._padding!r}")
         extra.append(f"dtype={self.dtype.name}")
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
@@ -81,7 +90,16 @@ class GRU:
         """Inference: (y, h_n). No dropout, nothing kept for backward."""
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
                                   dropout=0.0, seed=0)
-        return y, h_n
+        return self._carry(y, lengths), h_n
+
+    def _carry(self, y: np.ndarray, lengths: Any) -> np.ndarray:
+        # padding="carry" (Keras masking) touches only a unidirectional y: inside
+        # keras.layers.Bidirectional, Keras zero-fills both halves past the length, as "zeros" does.
+        if self._padding == "carry" and lengths is not None and not self.bidirectional:
+            from ._keras import carry_outputs
+
+            carry_outputs(y, lengths, self.batch_first)
+        return y
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
                 training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
@@ -91,7 +109,7 @@ class GRU:
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
         y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
                                       dropout=rate, seed=seed)
-        return y, h_n, cache
+        return self._carry(y, lengths), h_n, cache
 
     def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
         """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
@@ -100,6 +118,12 @@ class GRU:
         if cache.token is not self._token:
             raise ValueError("cache was made by another model or before this model's weights changed; "
                              "run forward again")
+        if self._padding == "carry" and dy is not None and cache.lengths is not None and not self.bidirectional:
+            from ._keras import carry_cotangent
+
+            HD = self.num_directions * self.hidden_size
+            shape = (cache.batch, cache.steps, HD) if self.batch_first else (cache.steps, cache.batch, HD)
+            dy = carry_cotangent(dy, cache.lengths, self.batch_first, self.dtype, shape)
         return F.run_backward(cache, dy, dh_n)
 
     def initial_state(self, batch: int = 1) -> np.ndarray:
@@ -111,10 +135,16 @@ class GRU:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
         same as running the whole sequence at once; `state` is not modified."""
+        dtype = self._spec.dtype
+        # Fast path (streaming loops): arrays of the model's dtype; the core checks shapes and
+        # makes any layout copy itself.
+        if (type(x_t) is np.ndarray and type(state) is np.ndarray and x_t.dtype is dtype
+                and state.dtype is dtype and x_t.ndim == 2):
+            new = self._core_step(x_t, state)
+            return new[-1], new
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
-        dtype = self._spec.dtype
         x = float_array("x_t", x_t, dtype)
         h = float_array("state", state, dtype)
         if x.ndim == 1:  # one unbatched step
@@ -152,10 +182,31 @@ class GRU:
 
         return to_torch(self)
 
+    @classmethod
+    def from_keras(cls, layer_or_weights: Any, reset_after: bool | None = None, **kwargs: Any) -> "GRU":
+        """From a Keras 3 GRU or Bidirectional(GRU) layer, or its get_weights() list. The model is
+        batch_first with padding="carry" (Keras's conventions) unless kwargs say otherwise."""
+        from ._keras import from_keras
+
+        return from_keras(cls, layer_or_weights, reset_after, **kwargs)
+
+    def to_keras_weights(self, layer: int | None = None) -> list[np.ndarray]:
+        """The list a Keras GRU's (or Bidirectional's) set_weights takes, for one layer."""
+        from ._keras import to_keras_weights
+
+        return to_keras_weights(self, layer)
+
     def config(self) -> dict[str, Any]:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
-                    bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name)
+                    bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
+                    padding=self._padding)
+
+    def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru."""
+        from .onnx import export_gru
+
+        return export_gru(self, path, **kwargs)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Saves config and parameters to an .npz file (read back with fastgru.load)."""

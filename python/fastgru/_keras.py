@@ -1,0 +1,239 @@
+"""Keras 3 interoperability: weight conversion and Keras's masking semantics (padding="carry").
+
+keras is never imported here: a Keras layer can only be passed in by a program that already
+imported keras, so it is looked up in sys.modules. Weight lists need no Keras at all.
+
+Keras keeps gates in column blocks z | r | h of `kernel` (D, 3H) and `recurrent_kernel` (H, 3H);
+fastgru (PyTorch) keeps them in row blocks r; z; n of `weight_ih` (3H, D) and `weight_hh` (3H, H).
+The conversion swaps the first two blocks and transposes: a pure permutation, exact both ways.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+# Arguments from_keras derives from the layer or weights; passing them too would contradict it.
+_DERIVED = ("input_size", "hidden_size", "num_layers", "bias", "bidirectional")
+
+
+def _swap_zr(a: np.ndarray, H: int, axis: int) -> np.ndarray:
+    """Swaps the first two gate blocks along `axis` (z,r,h <-> r,z,n; the map is its own inverse)."""
+    idx = np.r_[H:2 * H, 0:H, 2 * H:3 * H]
+    return np.take(a, idx, axis=axis)
+
+
+def _keras_module() -> Any:
+    return sys.modules.get("keras")
+
+
+def _direction_from_weights(ws: Sequence[Any], reset_after: bool | None,
+                            where: str) -> tuple[dict[str, np.ndarray], int, int, bool, bool]:
+    """One Keras GRU's [kernel, recurrent_kernel(, bias)] -> (our params, D, H, bias, reset_after)."""
+    if len(ws) not in (2, 3):
+        raise ValueError(f"{where}: a Keras GRU's weights are [kernel, recurrent_kernel, bias] "
+                         f"(or the first two when use_bias=False), got {len(ws)} arrays")
+    arrays = [np.asarray(w) for w in ws]
+    for name, a in zip(("kernel", "recurrent_kernel", "bias"), arrays):
+        if a.dtype.kind != "f":
+            raise TypeError(f"{where}: {name} must be a floating-point array, got dtype {a.dtype}")
+    kernel, recurrent = arrays[0], arrays[1]
+    if kernel.ndim != 2 or kernel.shape[1] % 3 != 0 or 0 in kernel.shape:
+        raise ValueError(f"{where}: kernel must have shape (input_size, 3*units), got {kernel.shape}")
+    D, H = kernel.shape[0], kernel.shape[1] // 3
+    if recurrent.shape != (H, 3 * H):
+        raise ValueError(f"{where}: recurrent_kernel must have shape (units, 3*units) = {(H, 3 * H)} "
+                         f"for a kernel of shape {kernel.shape}, got {recurrent.shape}")
+    params = {"weight_ih": _swap_zr(kernel, H, 1).T, "weight_hh": _swap_zr(recurrent, H, 1).T}
+    if len(arrays) == 2:
+        if reset_after is None:
+            raise ValueError(f"{where}: without a bias the weights do not tell reset_after; pass "
+                             "reset_after=True (Keras's default) or reset_after=False")
+        return params, D, H, False, reset_after
+    bias = arrays[2]
+    if bias.shape == (2, 3 * H):
+        inferred = True  # row 0 input bias, row 1 recurrent bias
+        params["bias_ih"] = _swap_zr(bias[0], H, 0)
+        params["bias_hh"] = _swap_zr(bias[1], H, 0)
+    elif bias.shape == (3 * H,):
+        inferred = False  # one input-side bias; our recurrent bias is then zero (exact)
+        params["bias_ih"] = _swap_zr(bias, H, 0)
+        params["bias_hh"] = np.zeros_like(params["bias_ih"])
+    else:
+        raise ValueError(f"{where}: bias must have shape (2, 3*units) = {(2, 3 * H)} (reset_after=True) "
+                         f"or (3*units,) = {(3 * H,)} (reset_after=False), got {bias.shape}")
+    if reset_after is not None and bool(reset_after) != inferred:
+        raise ValueError(f"{where}: reset_after={reset_after} was given but the bias shape {bias.shape} "
+                         f"is that of reset_after={inferred}")
+    return params, D, H, True, inferred
+
+
+def _check_activations(cell: Any, where: str) -> None:
+    keras = _keras_module()
+    tanh = {keras.activations.tanh, keras.ops.tanh}
+    sigmoid = {keras.activations.sigmoid, keras.ops.sigmoid}
+    bad = []
+    if cell.activation not in tanh:
+        bad.append(f"activation={getattr(cell.activation, '__name__', repr(cell.activation))!r} "
+                   "(needs 'tanh')")
+    if cell.recurrent_activation not in sigmoid:
+        bad.append(f"recurrent_activation="
+                   f"{getattr(cell.recurrent_activation, '__name__', repr(cell.recurrent_activation))!r} "
+                   "(needs 'sigmoid')")
+    if bad:
+        raise ValueError(f"{where}: fastgru computes tanh and sigmoid only; this layer has {', '.join(bad)}")
+
+
+def _gru_layer_weights(layer: Any, where: str) -> tuple[list[np.ndarray], bool]:
+    """A Keras GRU (or RNN of a GRUCell) -> its weight list and reset_after, after checks."""
+    keras = _keras_module()
+    cell = getattr(layer, "cell", None)
+    if not isinstance(layer, keras.layers.RNN) or not isinstance(cell, keras.layers.GRUCell):
+        raise TypeError(f"{where}: expected a keras.layers.GRU, got {type(layer).__name__}")
+    _check_activations(cell, where)
+    if not cell.built or getattr(cell, "kernel", None) is None:
+        raise ValueError(f"{where}: the Keras layer has no weights yet; build it first "
+                         "(call it on an input, or layer.build((None, None, input_dim)))")
+    ws = [_variable_to_numpy(cell.kernel), _variable_to_numpy(cell.recurrent_kernel)]
+    if cell.use_bias:
+        ws.append(_variable_to_numpy(cell.bias))
+    return ws, bool(cell.reset_after)
+
+
+def _variable_to_numpy(v: Any) -> np.ndarray:
+    value = getattr(v, "value", v)
+    if hasattr(value, "detach"):
+        # torch backend: torch's __array__ (used by get_weights and convert_to_numpy) raises a
+        # DeprecationWarning under NumPy 2; Tensor.numpy() does not. bfloat16 has no NumPy type.
+        t = value.detach().cpu()
+        return (t.float() if str(t.dtype) == "torch.bfloat16" else t).numpy()
+    return np.asarray(_keras_module().ops.convert_to_numpy(value))
+
+
+def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool]:
+    keras = _keras_module()
+    if isinstance(layer, keras.layers.Bidirectional):
+        if layer.merge_mode != "concat":
+            raise ValueError(f"Bidirectional(merge_mode={layer.merge_mode!r}) is not supported: fastgru "
+                             "concatenates the directions (forward first). Convert from "
+                             "layer.get_weights() and merge y[..., :H] and y[..., H:] yourself")
+        fwd, bwd = layer.forward_layer, layer.backward_layer
+        if getattr(fwd, "go_backwards", False) or not getattr(bwd, "go_backwards", True):
+            raise ValueError("Bidirectional: expected a forward layer with go_backwards=False and a "
+                             "backward layer with go_backwards=True")
+        wf, raf = _gru_layer_weights(fwd, "Bidirectional forward layer")
+        wb, rab = _gru_layer_weights(bwd, "Bidirectional backward layer")
+        if raf != rab:
+            raise ValueError(f"Bidirectional: the forward layer has reset_after={raf}, the backward "
+                             f"layer reset_after={rab}; fastgru needs one cell form for both")
+        return [wf, wb], raf
+    ws, ra = _gru_layer_weights(layer, "from_keras")
+    if layer.go_backwards:
+        warnings.warn("the Keras GRU has go_backwards=True, which fastgru does not model: feed "
+                      "x[:, ::-1] to the converted GRU to get the Keras layer's outputs "
+                      "(see docs/API.md, 'Keras')", UserWarning, stacklevel=4)
+    return [ws], ra
+
+
+def _split_weight_list(weights: Sequence[Any]) -> list[Sequence[Any]]:
+    """A get_weights() list -> one list per direction."""
+    if len(weights) in (1, 2) and all(isinstance(w, (list, tuple)) for w in weights):
+        return list(weights)  # one list per direction: [[fwd...], [bwd...]]
+    if len(weights) in (4, 6):  # Bidirectional.get_weights(): forward's then backward's
+        half = len(weights) // 2
+        return [weights[:half], weights[half:]]
+    return [weights]
+
+
+def from_keras(cls: Any, obj: Any, reset_after: bool | None = None, **kwargs: Any) -> Any:
+    clash = [k for k in _DERIVED if k in kwargs]
+    if clash:
+        raise TypeError(f"from_keras() takes {', '.join(clash)} from the Keras weights; do not pass them")
+    if reset_after is not None and not isinstance(reset_after, (bool, np.bool_)):
+        raise TypeError(f"reset_after must be True, False or None, got {reset_after!r}")
+    keras = _keras_module()
+    if isinstance(obj, (list, tuple)):
+        raw = _split_weight_list(obj)
+        names = ["weights"] if len(raw) == 1 else ["forward weights", "backward weights"]
+        parsed = [_direction_from_weights(ws, reset_after, n) for ws, n in zip(raw, names)]
+    elif keras is not None and isinstance(obj, keras.layers.Layer):
+        raw, layer_ra = _directions_from_layer(obj)
+        if reset_after is not None and bool(reset_after) != layer_ra:
+            raise ValueError(f"reset_after={reset_after} was given but the Keras layer has reset_after={layer_ra}")
+        names = ["from_keras"] if len(raw) == 1 else ["forward layer", "backward layer"]
+        parsed = [_direction_from_weights(ws, layer_ra, n) for ws, n in zip(raw, names)]
+    else:
+        raise TypeError("from_keras expects a keras.layers.GRU, a keras.layers.Bidirectional(GRU) or a "
+                        f"get_weights() list, got {type(obj).__name__}")
+    first = parsed[0][1:]
+    for other in parsed[1:]:
+        if other[1:] != first:
+            raise ValueError("the forward and backward weights disagree on (input_size, units, use_bias, "
+                             f"reset_after): {first} vs {other[1:]}")
+    D, H, bias, ra = first
+    dtype = np.float64 if all(np.asarray(ws[0]).dtype == np.float64 for ws in raw) else np.float32
+    options = dict(batch_first=True, padding="carry", dtype=dtype)  # Keras: batch-major, masking carries
+    options.update(kwargs)
+    model = cls(D, H, num_layers=1, bias=bias, bidirectional=len(parsed) == 2, reset_after=ra, **options)
+    state = {}
+    for d, (params, *_rest) in enumerate(parsed):
+        for name, value in params.items():
+            state[f"{name}_l0{'_reverse' if d else ''}"] = value
+    model.load_state_dict(state)
+    return model
+
+
+def to_keras_weights(gru: Any, layer: int | None = None) -> list[np.ndarray]:
+    if layer is None:
+        if gru.num_layers != 1:
+            raise ValueError(f"this model has {gru.num_layers} layers and a Keras GRU holds one: call "
+                             "to_keras_weights(layer=k) for each k and set each list on its own Keras layer")
+        layer = 0
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < gru.num_layers:
+        raise ValueError(f"layer must be an integer in [0, {gru.num_layers}), got {layer!r}")
+    H = gru.hidden_size
+    p = gru.state_dict()
+    out: list[np.ndarray] = []
+    for suffix in ("", "_reverse") if gru.bidirectional else ("",):
+        s = f"l{int(layer)}{suffix}"
+        out.append(np.ascontiguousarray(_swap_zr(p[f"weight_ih_{s}"], H, 0).T))
+        out.append(np.ascontiguousarray(_swap_zr(p[f"weight_hh_{s}"], H, 0).T))
+        if gru.bias:
+            b_ih, b_hh = _swap_zr(p[f"bias_ih_{s}"], H, 0), _swap_zr(p[f"bias_hh_{s}"], H, 0)
+            # reset_after=False: both biases sit outside every product, so one sum is the same cell
+            # (one float add; exact when bias_hh is zero, as after from_keras).
+            out.append(np.stack([b_ih, b_hh]) if gru.reset_after else b_ih + b_hh)
+    return out
+
+
+# padding="carry": Keras's masking semantics, applied after (and before, for gradients) the core.
+
+def carry_outputs(y: np.ndarray, lengths: Any, batch_first: bool) -> None:
+    """In place: y at t >= len becomes y at len-1 (a unidirectional model's whole y)."""
+    lens = np.asarray(lengths).astype(np.int64)
+    yt = y.transpose(1, 0, 2) if batch_first else y  # a time-major view
+    T, B = yt.shape[0], yt.shape[1]
+    src = np.minimum(np.arange(T)[:, None], lens[None, :] - 1)  # (T, B): the step each output copies
+    yt[...] = yt[src, np.arange(B)[None, :]]
+
+
+def carry_cotangent(dy: Any, lengths: np.ndarray, batch_first: bool, dtype: np.dtype,
+                    expected: tuple[int, ...]) -> Any:
+    """dL/dy of the carried outputs -> dL/dy of the core's outputs: every dy at t >= len adds to
+    dy at len-1 (that output was copied there); the core's own outputs there are constant zeros."""
+    from ._validation import float_array
+
+    arr = float_array("dy", dy, dtype)
+    if arr.shape != expected:
+        return dy  # the backward pass reports the shape error
+    out = np.array(arr, dtype=dtype, copy=True)
+    dyt = out.transpose(1, 0, 2) if batch_first else out
+    T, B = dyt.shape[0], dyt.shape[1]
+    past = np.arange(T)[:, None] >= lengths[None, :]  # (T, B)
+    tail = np.where(past[..., None], dyt, 0).sum(axis=0)  # (B, H)
+    dyt[past] = 0
+    dyt[lengths - 1, np.arange(B)] += tail
+    return out

@@ -1,0 +1,542 @@
+"""ONNX interoperability: the ONNX ``GRU`` operator on fastgru's core, loading the GRU nodes of
+an ONNX model, and exporting a fastgru.GRU as an ONNX model.
+
+- ``gru_op(X, W, R, B, sequence_lens, initial_h, **attributes) -> (Y, Y_h)``: the ONNX ``GRU``
+  operator (opsets 7-22) with its exact semantics, computed by fastgru's compiled core.
+- ``load_onnx(path_or_model) -> dict[str, GRU]``: every GRU node whose weights are constants.
+- ``export_gru(gru, path)`` (also ``gru.to_onnx(path)``): one ONNX ``GRU`` node per layer.
+- ``stack(grus)``: single-layer GRUs (e.g. the nodes of a PyTorch export) as one multi-layer GRU.
+- ``ReverseGRU``: a GRU whose layers read the sequence backwards (ONNX ``direction="reverse"``).
+
+Conventions. ONNX orders the gates z, r, h; fastgru (like PyTorch) r, z, n. Converting is a
+permutation of row blocks, exact in both directions. ``linear_before_reset != 0`` is fastgru's
+``reset_after=True``. ONNX ``B`` [dirs, 6H] holds the input biases then the recurrent biases, i.e.
+``bias_ih`` then ``bias_hh``.
+
+``sequence_lens`` follows ONNX Runtime: outputs past each length are zero, ``Y_h`` is the state
+at each sequence's own last step, the reverse direction starts at each sequence's own last
+element, and a length of 0 gives zero outputs and a zero ``Y_h`` (even with ``initial_h``).
+
+Not supported yet (``NotImplementedError``): activations other than the default pair
+``["Sigmoid", "Tanh"]`` per direction, ``clip``, and dtypes other than float32/float64. The
+``onnx`` package is needed only by ``load_onnx`` and ``export_gru`` and imported only there.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import functional as F
+from ._validation import check_size, lengths_array
+from .gru import GRU
+
+__all__ = ["gru_op", "load_onnx", "export_gru", "stack", "ReverseGRU"]
+
+DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+# Every activation the ONNX spec names for RNN operators (lower case, as ONNX Runtime compares).
+ONNX_ACTIVATIONS = {"relu", "tanh", "sigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh",
+                    "hardsigmoid", "elu", "softsign", "softplus"}
+DEFAULT_ACTIVATIONS = ("sigmoid", "tanh")  # f (z and r gates), g (candidate), per direction
+GRU_ATTRIBUTES = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
+                  "hidden_size", "layout", "linear_before_reset",
+                  "output_sequence"}  # GRU-1 only; it decides whether Y is produced, not the math
+FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MIN_OPSET = 14  # GRU's `layout` attribute and Split/Squeeze taking their sizes as inputs
+# The IR version written to exported files: onnxruntime 1.31 rejects the newest (IR 14).
+EXPORT_IR_VERSION = 8
+
+
+# --------------------------------------------------------------------------------------------
+# Attribute and weight conversion shared by gru_op, load_onnx and export_gru.
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _check_attributes(direction: Any, linear_before_reset: Any, activations: Any, activation_alpha: Any,
+                      activation_beta: Any, clip: Any, layout: Any, where: str = "") -> tuple[str, int]:
+    """Validates the ONNX GRU attributes; returns (direction, layout). `where` prefixes messages."""
+    direction = _text(direction)
+    if direction not in DIRECTIONS:
+        raise ValueError(f"{where}direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    dirs = DIRECTIONS[direction]
+    if isinstance(layout, bool) or not isinstance(layout, numbers.Integral) or layout not in (0, 1):
+        raise ValueError(f"{where}layout must be 0 or 1, got {layout!r}")
+    if not isinstance(linear_before_reset, numbers.Integral):
+        raise TypeError(f"{where}linear_before_reset must be an int, got {linear_before_reset!r}")
+    if activations is not None and len(activations) > 0:
+        if isinstance(activations, (str, bytes)) or not all(isinstance(a, (str, bytes)) for a in activations):
+            raise TypeError(f"{where}activations must be a list of names, got {activations!r}")
+        names = [_text(a) for a in activations]
+        if len(names) != 2 * dirs:  # ONNX Runtime insists on exactly 2 per direction as well
+            raise ValueError(f"{where}activations must hold {2 * dirs} names (f and g for each of {dirs} "
+                             f"direction(s), direction={direction!r}), got {names}")
+        unknown = [a for a in names if a.lower() not in ONNX_ACTIVATIONS]
+        if unknown:
+            raise ValueError(f"{where}activations {unknown} are not ONNX activation functions")
+        for d in range(dirs):
+            if tuple(a.lower() for a in names[2 * d:2 * d + 2]) != DEFAULT_ACTIVATIONS:
+                raise NotImplementedError(
+                    f"{where}activations={names} is not supported yet: fastgru's core implements only "
+                    f"['Sigmoid', 'Tanh'] for each direction")
+    # Sigmoid and Tanh take no alpha/beta, so with the only supported activations these lists
+    # are consumed by nothing (ONNX Runtime ignores them the same way); only their type is checked.
+    for name, values in (("activation_alpha", activation_alpha), ("activation_beta", activation_beta)):
+        if values is not None and not all(isinstance(v, numbers.Real) for v in np.ravel(values)):
+            raise TypeError(f"{where}{name} must be a list of floats, got {values!r}")
+    if clip is not None:
+        raise NotImplementedError(f"{where}clip={clip!r} is not supported yet: fastgru's core has no cell clip")
+    return direction, int(layout)
+
+
+def _float_input(name: str, value: Any, dtype: np.dtype | None, where: str = "") -> np.ndarray:
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{where}{name} must be a floating-point array, got dtype {arr.dtype}")
+    if arr.dtype not in FLOAT_TYPES:
+        raise NotImplementedError(f"{where}{name} has dtype {arr.dtype}, which is not supported yet "
+                                  f"(fastgru computes in float32 or float64)")
+    if dtype is not None and arr.dtype != dtype:
+        raise TypeError(f"{where}{name} has dtype {arr.dtype} but X/W has {dtype}: ONNX requires one "
+                        f"type for X, W, R, B and initial_h")
+    return arr
+
+
+def _swap_rz(a: np.ndarray, H: int) -> np.ndarray:
+    """Swaps the first two row blocks of H: z, r, h <-> r, z, n (its own inverse)."""
+    return np.concatenate([a[H:2 * H], a[:H], a[2 * H:3 * H]], axis=0)
+
+
+def _check_weights(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, hidden_size: Any, dirs: int,
+                   where: str = "") -> int:
+    """Checks the ONNX weight shapes against hidden_size and the direction count; returns H."""
+    if R.ndim != 3:
+        raise ValueError(f"{where}R must be [num_directions, 3*hidden_size, hidden_size], got shape {R.shape}")
+    H = R.shape[2] if hidden_size is None else check_size("hidden_size", hidden_size)
+    if W.ndim != 3 or W.shape[:2] != (dirs, 3 * H) or W.shape[2] == 0:
+        raise ValueError(f"{where}W has shape {W.shape}, expected ({dirs}, {3 * H}, input_size) for "
+                         f"hidden_size={H} and {dirs} direction(s)")
+    if R.shape != (dirs, 3 * H, H):
+        raise ValueError(f"{where}R has shape {R.shape}, expected {(dirs, 3 * H, H)} for hidden_size={H} "
+                         f"and {dirs} direction(s)")
+    if B is not None and B.shape != (dirs, 6 * H):
+        raise ValueError(f"{where}B has shape {B.shape}, expected {(dirs, 6 * H)} for hidden_size={H} "
+                         f"and {dirs} direction(s)")
+    return H
+
+
+def _params_from_onnx(W: np.ndarray, R: np.ndarray, B: np.ndarray | None, H: int, layer: int = 0,
+                      ) -> dict[str, np.ndarray]:
+    """One layer's ONNX weights under PyTorch's names (gate blocks permuted, nothing rounded)."""
+    params = {}
+    for d in range(W.shape[0]):
+        s = f"l{layer}{'_reverse' if d else ''}"
+        params[f"weight_ih_{s}"] = _swap_rz(W[d], H)
+        params[f"weight_hh_{s}"] = _swap_rz(R[d], H)
+        if B is not None:
+            params[f"bias_ih_{s}"] = _swap_rz(B[d, :3 * H], H)
+            params[f"bias_hh_{s}"] = _swap_rz(B[d, 3 * H:], H)
+    return params
+
+
+def _onnx_from_params(params: Mapping[str, np.ndarray], layer: int, dirs: int, H: int,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Layer `layer` of a PyTorch-named parameter dict as ONNX W, R, B (B None without biases)."""
+    suffixes = [f"l{layer}{'_reverse' if d else ''}" for d in range(dirs)]
+    W = np.stack([_swap_rz(params[f"weight_ih_{s}"], H) for s in suffixes])
+    R = np.stack([_swap_rz(params[f"weight_hh_{s}"], H) for s in suffixes])
+    if f"bias_ih_{suffixes[0]}" not in params:
+        return W, R, None
+    B = np.stack([np.concatenate([_swap_rz(params[f"bias_ih_{s}"], H), _swap_rz(params[f"bias_hh_{s}"], H)])
+                  for s in suffixes])
+    return W, R, B
+
+
+def _reverse_within(a: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """a (T, B, ...) with each sequence b's first lengths[b] steps reversed; the padding stays put.
+
+    The map is its own inverse, so the same call undoes it.
+    """
+    if lengths is None:
+        return a[::-1].copy()
+    T, B = a.shape[0], a.shape[1]
+    t = np.arange(T)[:, None]
+    src = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return a[src, np.arange(B)[None, :]]
+
+
+# --------------------------------------------------------------------------------------------
+# The ONNX GRU operator.
+
+def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, initial_h: Any = None, *,
+           hidden_size: int | None = None, direction: str = "forward", linear_before_reset: int = 0,
+           activations: Sequence[str] | None = None, activation_alpha: Sequence[float] | None = None,
+           activation_beta: Sequence[float] | None = None, clip: float | None = None,
+           layout: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The ONNX ``GRU`` operator on fastgru's core: returns ``(Y, Y_h)``.
+
+    Inputs and attributes are ONNX's (gate order z, r, h). ``layout=0``: X [T, B, D],
+    initial_h and Y_h [dirs, B, H], Y [T, dirs, B, H]; ``layout=1``: X [B, T, D], initial_h and
+    Y_h [B, dirs, H], Y [B, T, dirs, H]. W [dirs, 3H, D], R [dirs, 3H, H], B [dirs, 6H];
+    ``sequence_lens`` integers [B] in [0, T]. ``hidden_size=None`` takes it from R. All float
+    inputs must share one dtype, float32 or float64, which is the dtype of the results.
+
+    ``direction="reverse"``: the core has no reverse-only mode, so each sequence is reversed
+    within its own length, run forwards, and the outputs are reversed back (an exact
+    reordering, no arithmetic). Raises NotImplementedError for non-default ``activations`` and
+    for ``clip``; ValueError/TypeError for malformed inputs or attributes.
+    """
+    direction, layout = _check_attributes(direction, linear_before_reset, activations, activation_alpha,
+                                          activation_beta, clip, layout)
+    dirs = DIRECTIONS[direction]
+    X = _float_input("X", X, None)
+    dtype = X.dtype
+    W = _float_input("W", W, dtype)
+    R = _float_input("R", R, dtype)
+    B = None if B is None else _float_input("B", B, dtype)
+    if X.ndim != 3:
+        expected = "[seq_length, batch_size, input_size]" if layout == 0 else "[batch_size, seq_length, input_size]"
+        raise ValueError(f"X must be 3-D {expected} (layout={layout}), got shape {X.shape}")
+    H = _check_weights(W, R, B, hidden_size, dirs)
+    x = X if layout == 0 else X.transpose(1, 0, 2)
+    T, batch, D = x.shape
+    if T == 0 or batch == 0:
+        raise ValueError(f"X has shape {X.shape}: fastgru needs at least one time step and one sequence")
+    if W.shape[2] != D:
+        raise ValueError(f"W has input_size {W.shape[2]} (shape {W.shape}) but X has {D} features (shape {X.shape})")
+
+    h0 = None
+    if initial_h is not None:
+        h0 = _float_input("initial_h", initial_h, dtype)
+        expected = (dirs, batch, H) if layout == 0 else (batch, dirs, H)
+        if h0.shape != expected:
+            raise ValueError(f"initial_h has shape {h0.shape}, expected {expected} (layout={layout})")
+        if layout == 1:
+            h0 = h0.transpose(1, 0, 2)
+
+    lens = empty = None
+    if sequence_lens is not None:
+        arr = np.asarray(sequence_lens)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"sequence_lens must be an integer array (int32 in ONNX), got dtype {arr.dtype}")
+        if arr.shape != (batch,):
+            raise ValueError(f"sequence_lens has shape {arr.shape}, expected ({batch},) (one per sequence)")
+        bad = (arr < 0) | (arr > T)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"sequence_lens[{i}] = {arr[i]} is outside [0, {T}] (seq_length)")
+        lens = arr.astype(np.int64)
+        empty = lens == 0
+        if not empty.any():
+            empty = None
+        # The core needs lengths >= 1: run empty sequences for one step, then zero them like ORT.
+        lens = np.maximum(lens, 1)
+        if np.all(lens == T) and empty is None:
+            lens = None  # the unpadded fast path, same result
+
+    params = _params_from_onnx(W, R, B, H)
+    if direction == "reverse":
+        x = _reverse_within(x, lens)
+    y, h_n, _ = F.gru_forward(x, params, h0, lens, num_layers=1, bidirectional=dirs == 2,
+                              reset_after=bool(linear_before_reset))
+    if direction == "reverse":
+        y = _reverse_within(y, lens)
+    if empty is not None:
+        y[:, empty] = 0
+        h_n[:, empty] = 0
+
+    y4 = y.reshape(T, batch, dirs, H)
+    if layout == 0:
+        return np.ascontiguousarray(y4.transpose(0, 2, 1, 3)), np.ascontiguousarray(h_n)
+    return np.ascontiguousarray(y4.transpose(1, 0, 2, 3)), np.ascontiguousarray(h_n.transpose(1, 0, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# A GRU whose layers run backwards in time.
+
+def _flip_time(a: np.ndarray, lengths: np.ndarray | None, batch_first: bool) -> np.ndarray:
+    """Reverses each sequence of `a` (user layout: (T, B, ...), (B, T, ...) or unbatched (T, ...))."""
+    if a.ndim == 2:
+        return a[::-1].copy()
+    if batch_first:
+        return np.ascontiguousarray(_reverse_within(a.swapaxes(0, 1), lengths).swapaxes(0, 1))
+    return _reverse_within(a, lengths)
+
+
+class ReverseGRU(GRU):
+    """A GRU (any number of layers, one direction) whose every layer reads its input sequence
+    from the last element to the first: ONNX ``direction="reverse"``, the reverse half of a
+    bidirectional layer on its own. Same constructor, weights and outputs' shapes as ``GRU``;
+    with ``lengths`` each sequence runs from its own last element, as in ONNX Runtime.
+
+    It runs the forward core on the input reversed within each length and reverses the
+    outputs back (reversing the input of a stack of forward layers reverses every layer).
+    ``step`` and ``to_torch``/``from_torch`` do not exist for it; ``save`` is replaced by
+    ``to_onnx``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.bidirectional:
+            raise ValueError("ReverseGRU is one direction; use GRU(bidirectional=True) for both")
+
+    def __repr__(self) -> str:
+        return "Reverse" + super().__repr__()
+
+    def _flip_args(self, x: Any, lengths: Any) -> tuple[Any, np.ndarray | None]:
+        """(x reversed, validated lengths) — or x unchanged when it is malformed, so that GRU's
+        own checks report the problem."""
+        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if arr.ndim not in (2, 3) or arr.size == 0 or (arr.ndim == 2 and lengths is not None):
+            return x, None
+        lens = None
+        if lengths is not None:
+            batch, steps = (arr.shape[0], arr.shape[1]) if self.batch_first else (arr.shape[1], arr.shape[0])
+            lens = lengths_array(lengths, batch, steps)
+        return _flip_time(arr, lens, self.batch_first), lens
+
+    def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        xr, lens = self._flip_args(x, lengths)
+        y, h_n = super().__call__(xr, h0, lengths)
+        return _flip_time(y, lens, self.batch_first), h_n
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
+                training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
+        xr, lens = self._flip_args(x, lengths)
+        y, h_n, cache = super().forward(xr, h0, lengths, training=training)
+        return _flip_time(y, lens, self.batch_first), h_n, cache
+
+    def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
+        lens = getattr(cache, "lengths", None)
+        if dy is not None:
+            arr = dy if isinstance(dy, np.ndarray) else np.asarray(dy)
+            if arr.ndim in (2, 3) and arr.size:  # else GRU.backward reports the bad shape
+                dy = _flip_time(arr, lens, self.batch_first)
+        grads = super().backward(cache, dy, dh_n)
+        grads["x"] = _flip_time(grads["x"], lens, self.batch_first)
+        return grads
+
+    def step(self, x_t: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        raise ValueError("step() needs a forward GRU: a reverse GRU needs the whole sequence")
+
+    @classmethod
+    def from_torch(cls, module: Any) -> "GRU":
+        raise TypeError("torch.nn.GRU has no reverse-only form; use GRU.from_torch")
+
+    def to_torch(self) -> Any:
+        raise TypeError("torch.nn.GRU has no reverse-only form; export with to_onnx instead")
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        raise NotImplementedError("fastgru's .npz format has no reverse-only GRU; use to_onnx / load_onnx")
+
+
+def stack(grus: Iterable[GRU], *, batch_first: bool = False) -> GRU:
+    """One multi-layer GRU from single-layer ones (layer 0 first), e.g. the per-layer nodes that
+    load_onnx returns for a PyTorch or fastgru export. All must share hidden_size, direction(s),
+    bias, reset_after, dtype and class, and each layer's input_size must be the previous
+    layer's output size. The weights are copied unchanged."""
+    grus = list(grus)
+    if not grus:
+        raise ValueError("stack needs at least one GRU")
+    first = grus[0]
+    for k, g in enumerate(grus):
+        if not isinstance(g, GRU):
+            raise TypeError(f"stack: item {k} is a {type(g).__name__}, not a fastgru.GRU")
+        if g.num_layers != 1:
+            raise ValueError(f"stack: item {k} has {g.num_layers} layers; stack single-layer GRUs")
+        same = (type(g), g.hidden_size, g.bidirectional, g.bias, g.reset_after, g.dtype)
+        if same != (type(first), first.hidden_size, first.bidirectional, first.bias, first.reset_after,
+                    first.dtype):
+            raise ValueError(f"stack: item {k} ({g!r}) differs from item 0 ({first!r}) in class, "
+                             f"hidden_size, bidirectional, bias, reset_after or dtype")
+        if k and g.input_size != first.num_directions * first.hidden_size:
+            raise ValueError(f"stack: item {k} has input_size {g.input_size}, expected "
+                             f"{first.num_directions * first.hidden_size} (the output size of item {k - 1})")
+    out = type(first)(first.input_size, first.hidden_size, num_layers=len(grus), bias=first.bias,
+                      batch_first=batch_first, bidirectional=first.bidirectional, reset_after=first.reset_after,
+                      dtype=first.dtype, seed=0)
+    params = {}
+    for k, g in enumerate(grus):
+        params.update({name.replace("_l0", f"_l{k}"): arr for name, arr in g.state_dict().items()})
+    out.load_state_dict(params)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and exporting models.
+
+def _constants(graph: Any) -> dict[str, np.ndarray]:
+    """Values of the main graph's initializers and Constant nodes (tensor `value` form)."""
+    from onnx import numpy_helper
+
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            for a in node.attribute:
+                if a.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(a.t)
+    return values
+
+
+def _load_model(path_or_model: Any) -> Any:
+    import onnx
+
+    if isinstance(path_or_model, onnx.ModelProto):
+        return path_or_model
+    if isinstance(path_or_model, (bytes, bytearray)):
+        return onnx.load_from_string(bytes(path_or_model))
+    if isinstance(path_or_model, (str, os.PathLike)):
+        return onnx.load(os.fspath(path_or_model))  # external data is read from beside the file
+    raise TypeError(f"load_onnx expects a path, bytes or onnx.ModelProto, got {type(path_or_model).__name__}")
+
+
+def load_onnx(path_or_model: Any) -> dict[str, GRU]:
+    """The GRU nodes of an ONNX model as fastgru GRUs, keyed by node name (the first output's
+    name for unnamed nodes), in graph order.
+
+    Each node becomes a one-layer ``GRU`` (``ReverseGRU`` for ``direction="reverse"``) with
+    the node's weights (gate blocks reordered, values unchanged): ``bias=False`` when B is
+    absent, ``bidirectional`` for bidirectional nodes, ``reset_after = linear_before_reset != 0``,
+    ``batch_first = layout == 1``, and the weights' dtype. W, R and B must be initializers or
+    Constant outputs (ValueError otherwise). Inputs that are not weights (X, sequence_lens,
+    initial_h) are not part of the GRU: pass them when calling it. Use ``stack`` to join the
+    per-layer nodes of a multi-layer export. Nodes with activations or clip that fastgru does not
+    implement raise NotImplementedError naming the node.
+    """
+    model = _load_model(path_or_model)
+    graph = model.graph
+    consts = _constants(graph)
+    from onnx import helper
+
+    out: dict[str, GRU] = {}
+    for i, node in enumerate(graph.node):
+        if node.op_type != "GRU" or node.domain not in ("", "ai.onnx"):
+            continue
+        key = node.name or next((o for o in node.output if o), f"GRU_{i}")
+        where = f"GRU node {key!r}: "
+        if key in out:
+            raise ValueError(f"{where}two GRU nodes have this name")
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        unknown = sorted(set(attrs) - GRU_ATTRIBUTES)
+        if unknown:
+            raise NotImplementedError(f"{where}attributes {unknown} are not supported")
+        direction, layout = _check_attributes(
+            attrs.get("direction", "forward"), attrs.get("linear_before_reset", 0), attrs.get("activations"),
+            attrs.get("activation_alpha"), attrs.get("activation_beta"), attrs.get("clip"),
+            attrs.get("layout", 0), where)
+        dirs = DIRECTIONS[direction]
+        names = list(node.input) + [""] * (6 - len(node.input))
+        weights = {}
+        for role, name in zip("WRB", names[1:4]):
+            if name == "":
+                if role != "B":
+                    raise ValueError(f"{where}input {role} is missing")
+                continue
+            if name not in consts:
+                raise ValueError(f"{where}input {role} ({name!r}) is not an initializer or Constant; "
+                                 f"fastgru can only load fixed weights")
+            weights[role] = consts[name]
+        W = _float_input("W", weights["W"], None, where)
+        R = _float_input("R", weights["R"], W.dtype, where)
+        B = _float_input("B", weights["B"], W.dtype, where) if "B" in weights else None
+        H = _check_weights(W, R, B, attrs.get("hidden_size"), dirs, where)
+        cls = ReverseGRU if direction == "reverse" else GRU
+        gru = cls(W.shape[2], H, num_layers=1, bias=B is not None, batch_first=layout == 1,
+                  bidirectional=dirs == 2, reset_after=bool(attrs.get("linear_before_reset", 0)),
+                  dtype=W.dtype, seed=0)
+        gru.load_state_dict(_params_from_onnx(W, R, B, H))
+        out[key] = gru
+    return out
+
+
+def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = True,
+               sequence_lens: bool = False, opset: int = MIN_OPSET) -> Any:
+    """Writes `gru` as an ONNX model (to `path` when given) and returns the ``onnx.ModelProto``.
+
+    One ``GRU`` node per layer (``gru_l0``, ``gru_l1``, ...; as ``torch.onnx`` exports),
+    ``linear_before_reset = int(gru.reset_after)``, ``layout=0``. The model has gru's own
+    interface: input ``x`` in gru's layout ((T, B, D), or (B, T, D) for a batch_first model —
+    Transposes around the nodes, since ONNX Runtime's GRU runs layout 0 only), ``h0``
+    (L*dirs, B, H) unless ``initial_h=False``, int32 ``lengths`` (B,) when ``sequence_lens``;
+    outputs ``y`` and ``h_n`` as ``gru(x, h0, lengths)`` returns them. T and B are dynamic; x
+    must be 3-D. The weights keep gru's dtype (ONNX Runtime 1.31 runs float32 GRUs only).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from . import __version__
+
+    if not isinstance(gru, GRU):
+        raise TypeError(f"export_gru expects a fastgru.GRU, got {type(gru).__name__}")
+    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or not (
+            MIN_OPSET <= opset <= onnx.defs.onnx_opset_version()):
+        raise ValueError(f"opset must be an int in [{MIN_OPSET}, {onnx.defs.onnx_opset_version()}], got {opset!r}")
+    L, dirs, H = gru.num_layers, gru.num_directions, gru.hidden_size
+    direction = "reverse" if isinstance(gru, ReverseGRU) else "bidirectional" if dirs == 2 else "forward"
+    elem = TensorProto.DOUBLE if gru.dtype == np.float64 else TensorProto.FLOAT
+    params = gru.state_dict()
+    nodes, inits = [], []
+
+    def const(name: str, values: Any, dtype: Any = np.int64) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(values, dtype=dtype), name))
+        return name
+
+    x_dims = ["batch", "seq_len", gru.input_size] if gru.batch_first else ["seq_len", "batch", gru.input_size]
+    inputs = [helper.make_tensor_value_info("x", elem, x_dims)]
+    cur = "x"
+    if gru.batch_first:
+        nodes.append(helper.make_node("Transpose", ["x"], ["x_time_major"], perm=[1, 0, 2]))
+        cur = "x_time_major"
+    lens_name = ""
+    if sequence_lens:
+        inputs.append(helper.make_tensor_value_info("lengths", TensorProto.INT32, ["batch"]))
+        lens_name = "lengths"
+    h0_names = [""] * L
+    if initial_h:
+        inputs.append(helper.make_tensor_value_info("h0", elem, [L * dirs, "batch", H]))
+        if L == 1:
+            h0_names = ["h0"]
+        else:
+            h0_names = [f"h0_l{k}" for k in range(L)]
+            nodes.append(helper.make_node("Split", ["h0", const("h0_split", [dirs] * L)], h0_names, axis=0))
+
+    h_n_parts = []
+    for k in range(L):
+        W, R, B = _onnx_from_params(params, k, dirs, H)
+        node_inputs = [cur, const(f"W_l{k}", W, gru.dtype), const(f"R_l{k}", R, gru.dtype),
+                       const(f"B_l{k}", B, gru.dtype) if B is not None else "", lens_name, h0_names[k]]
+        while node_inputs[-1] == "":  # trailing optional inputs are left out
+            node_inputs.pop()
+        y_k, h_k = f"Y_l{k}", ("h_n" if L == 1 else f"Y_h_l{k}")
+        nodes.append(helper.make_node("GRU", node_inputs, [y_k, h_k], name=f"gru_l{k}", hidden_size=H,
+                                      direction=direction, linear_before_reset=int(gru.reset_after)))
+        h_n_parts.append(h_k)
+        # Y is [T, dirs, B, H]; the next layer (and y) want [T, B, dirs*H].
+        out_k = "y" if (k == L - 1 and not gru.batch_first) else f"out_l{k}"
+        if dirs == 1:
+            nodes.append(helper.make_node("Squeeze", [y_k, const(f"axes_l{k}", [1])], [out_k]))
+        else:
+            nodes.append(helper.make_node("Transpose", [y_k], [f"Y_t_l{k}"], perm=[0, 2, 1, 3]))
+            nodes.append(helper.make_node("Reshape", [f"Y_t_l{k}", const(f"shape_l{k}", [0, 0, -1])], [out_k]))
+        cur = out_k
+    if gru.batch_first:
+        nodes.append(helper.make_node("Transpose", [cur], ["y"], perm=[1, 0, 2]))
+    if L > 1:
+        nodes.append(helper.make_node("Concat", h_n_parts, ["h_n"], axis=0))
+
+    y_dims = ["batch", "seq_len", dirs * H] if gru.batch_first else ["seq_len", "batch", dirs * H]
+    outputs = [helper.make_tensor_value_info("y", elem, y_dims),
+               helper.make_tensor_value_info("h_n", elem, [L * dirs, "batch", H])]
+    graph = helper.make_graph(nodes, "fastgru_GRU", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
+                              producer_name="fastgru", producer_version=__version__)
+    # Newer onnx writes an IR version older runtimes refuse; the opset decides the minimum.
+    model.ir_version = max(EXPORT_IR_VERSION, helper.find_min_ir_version_for(list(model.opset_import)))
+    onnx.checker.check_model(model, full_check=True)
+    if path is not None:
+        onnx.save(model, os.fspath(path))
+    return model

@@ -1,0 +1,587 @@
+"""fastgru.onnx: the ONNX GRU operator (gru_op), load_onnx, export_gru / GRU.to_onnx, ReverseGRU.
+
+Oracles: ONNX's own GRU conformance cases (inputs and expected outputs shipped in the onnx
+package), ONNX Runtime (float32 only: its GRU kernel rejects double and layout=1), and
+`onnx_gru_reference` below, a float64 NumPy transcription of the ONNX equations with ONNX
+Runtime's sequence_lens behaviour, itself checked against ONNX Runtime.
+"""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgru
+from conftest import make_lengths
+from fastgru.onnx import ReverseGRU, export_gru, gru_op, load_onnx, stack
+from tolerances import REORDER, Tol, assert_close
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+# Against the conformance cases' expected outputs (max abs): the project's contract, float32
+# rounding of a handful of short recurrences; float64 cases would allow only a few ulp.
+CONFORMANCE_TOL = {F32: Tol(atol=1e-5), F64: Tol(atol=1e-10)}
+# gru_op / exported models vs ONNX Runtime, float32 on both sides (max abs): summation order,
+# FMA and ORT's own sigmoid/tanh differ by a few ulp per step; outputs lie in (-1, 1).
+ORT_TOL = Tol(atol=1e-5)
+# gru_op vs the float64 NumPy transcription (max abs): float32 runs are rounded to float32 first,
+# so only fastgru's arithmetic differs; float64 leaves ~1000x margin over rounding.
+ORACLE_TOL = {F32: Tol(atol=1e-5), F64: Tol(atol=1e-10)}
+# The same weights (reordered exactly) through the same core: nothing may differ.
+EXACT = Tol(atol=0.0)
+
+ELEM = {F32: TensorProto.FLOAT, F64: TensorProto.DOUBLE}
+
+
+def _ort():
+    return pytest.importorskip("onnxruntime")
+
+
+def _session(model):
+    ort = _ort()
+    data = model if isinstance(model, (bytes, str)) else model.SerializeToString()
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+# --------------------------------------------------------------------------------------------
+# Oracles and helpers.
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def onnx_gru_reference(X, W, R, B=None, seq=None, h0=None, *, direction="forward", lbr=0):
+    """ONNX GRU, layout 0, in float64, one sequence and one step at a time. sequence_lens as
+    ONNX Runtime: zeros past each length, reverse starts at each own last element, length 0 gives
+    zero Y and Y_h."""
+    X, W, R = (np.asarray(a, np.float64) for a in (X, W, R))
+    T, batch, _ = X.shape
+    dirs, H = W.shape[0], R.shape[2]
+    B = np.zeros((dirs, 6 * H)) if B is None else np.asarray(B, np.float64)
+    h0 = np.zeros((dirs, batch, H)) if h0 is None else np.asarray(h0, np.float64)
+    seq = np.full(batch, T) if seq is None else np.asarray(seq)
+    Y, Y_h = np.zeros((T, dirs, batch, H)), np.zeros((dirs, batch, H))
+    for d in range(dirs):
+        Wz, Wr, Wh = np.split(W[d], 3)
+        Rz, Rr, Rh = np.split(R[d], 3)
+        wbz, wbr, wbh, rbz, rbr, rbh = np.split(B[d], 6)
+        backwards = direction == "reverse" or d == 1
+        for b in range(batch):
+            n = int(seq[b])
+            if n == 0:
+                continue
+            h = h0[d, b]
+            for t in (range(n - 1, -1, -1) if backwards else range(n)):
+                x = X[t, b]
+                z = _sigmoid(Wz @ x + Rz @ h + wbz + rbz)
+                r = _sigmoid(Wr @ x + Rr @ h + wbr + rbr)
+                if lbr:
+                    c = np.tanh(Wh @ x + r * (Rh @ h + rbh) + wbh)
+                else:
+                    c = np.tanh(Wh @ x + Rh @ (r * h) + rbh + wbh)
+                h = (1 - z) * c + z * h
+                Y[t, d, b] = h
+            Y_h[d, b] = h
+    return Y, Y_h
+
+
+def _gru_model(dtype, *, with_B, with_seq, with_h0, opset=14, **attrs):
+    """A one-node model whose inputs X, W, R, [B], [sequence_lens], [initial_h] are all fed."""
+    elem = ELEM[np.dtype(dtype)]
+    names = ["X", "W", "R", "B" if with_B else "", "sequence_lens" if with_seq else "",
+             "initial_h" if with_h0 else ""]
+    while names[-1] == "":
+        names.pop()
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT32 if n == "sequence_lens" else elem, None)
+              for n in names if n]
+    node = helper.make_node("GRU", names, ["Y", "Y_h"], name="gru", **attrs)
+    outputs = [helper.make_tensor_value_info(n, elem, None) for n in ("Y", "Y_h")]
+    model = helper.make_model(helper.make_graph([node], "g", inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _ort_gru(X, W, R, B=None, seq=None, h0=None, **attrs):
+    """ONNX Runtime's GRU (layout 0) on these inputs."""
+    model = _gru_model(X.dtype, with_B=B is not None, with_seq=seq is not None, with_h0=h0 is not None, **attrs)
+    feeds = {"X": X, "W": W, "R": R, "B": B, "initial_h": h0,
+             "sequence_lens": None if seq is None else np.asarray(seq, np.int32)}
+    return _session(model).run(None, {k: v for k, v in feeds.items() if v is not None})
+
+
+def _problem(rng, dtype, *, T, batch, D, H, dirs, with_B=True, with_h0=True, seq=None):
+    dtype = np.dtype(dtype)
+    scale = 1.0 / np.sqrt(H)  # PyTorch's init range, so the gates are not all saturated
+    p = dict(X=rng.standard_normal((T, batch, D)),
+             W=rng.uniform(-scale, scale, (dirs, 3 * H, D)),
+             R=rng.uniform(-scale, scale, (dirs, 3 * H, H)),
+             B=rng.uniform(-scale, scale, (dirs, 6 * H)) if with_B else None,
+             h0=rng.uniform(-1, 1, (dirs, batch, H)) if with_h0 else None)
+    p = {k: None if v is None else v.astype(dtype) for k, v in p.items()}
+    p["seq"] = seq
+    return p
+
+
+def _to_layout1(p):
+    """X and initial_h in ONNX layout 1 (batch first)."""
+    h0 = p["h0"]
+    return p["X"].transpose(1, 0, 2), None if h0 is None else h0.transpose(1, 0, 2)
+
+
+def _onnx_outputs(y, h_n, dirs, layout):
+    """fastgru's (y, h_n) -> ONNX (Y, Y_h) for one layer, y in the GRU's own layout."""
+    if layout == 1:  # batch_first: y (B, T, dirs*H)
+        batch, T = y.shape[:2]
+        return y.reshape(batch, T, dirs, -1), h_n.transpose(1, 0, 2)
+    T, batch = y.shape[:2]
+    return y.reshape(T, batch, dirs, -1).transpose(0, 2, 1, 3), h_n
+
+
+# --------------------------------------------------------------------------------------------
+# ONNX's own conformance cases.
+
+def _conformance_cases():
+    from onnx.backend.test.case import node as node_cases
+
+    with warnings.catch_warnings():
+        # collect_testcases runs every operator's case generator; some (Cast, ReduceMax, ...)
+        # emit NumPy RuntimeWarnings that have nothing to do with GRU.
+        warnings.simplefilter("ignore")
+        return node_cases.collect_testcases("GRU")
+
+
+CASES = _conformance_cases()
+
+
+def _case_io(case):
+    """(node, {input name: array}, {output name: array}) of a conformance case's data set 0."""
+    inputs, outputs = case.data_sets[0]
+    graph = case.model.graph
+    (node,) = [n for n in graph.node if n.op_type == "GRU"]
+    feeds = {vi.name: np.asarray(a) for vi, a in zip(graph.input, inputs)}
+    expected = {vi.name: np.asarray(a) for vi, a in zip(graph.output, outputs)}
+    return node, feeds, expected
+
+
+def _node_attrs(node):
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _unsupported(attrs):
+    acts = [a.decode().lower() if isinstance(a, bytes) else a.lower() for a in attrs.get("activations", [])]
+    return "clip" in attrs or any(a not in ("sigmoid", "tanh") for a in acts) or (
+        acts and acts != ["sigmoid", "tanh"] * (len(acts) // 2))
+
+
+def test_conformance_cases_found():
+    names = {c.name for c in CASES}
+    assert {"test_gru_defaults", "test_gru_reverse", "test_gru_bidirectional", "test_gru_batchwise"} <= names
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_conformance_gru_op(case, isa):
+    node, feeds, expected = _case_io(case)
+    attrs = _node_attrs(node)
+    args = [feeds[n] if n else None for n in list(node.input) + [""] * (6 - len(node.input))]
+    if _unsupported(attrs):
+        with pytest.raises(NotImplementedError):
+            gru_op(*args, **attrs)
+        return
+    outputs = dict(zip(node.output, gru_op(*args, **attrs)))
+    tol = CONFORMANCE_TOL[np.dtype(args[0].dtype)]
+    for name, want in expected.items():
+        assert_close(outputs[name], want, tol, f"{case.name} {name}")
+
+
+def _weights_as_initializers(model, feeds, names):
+    """A copy of `model` where the named graph inputs are initializers holding `feeds`' values."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep = [vi for vi in m.graph.input if vi.name not in names]
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    m.graph.initializer.extend(numpy_helper.from_array(feeds[n], n) for n in names)
+    return m
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_conformance_load_onnx(case, isa):
+    node, feeds, expected = _case_io(case)
+    attrs = _node_attrs(node)
+    names = list(node.input) + [""] * (6 - len(node.input))
+    weights = [n for n in names[1:4] if n]
+    model = _weights_as_initializers(case.model, feeds, weights)
+    onnx.checker.check_model(model)
+    if _unsupported(attrs):
+        with pytest.raises(NotImplementedError, match=node.name or node.output[-1]):
+            load_onnx(model)
+        return
+    grus = load_onnx(model.SerializeToString())
+    assert len(grus) == 1
+    gru = next(iter(grus.values()))
+    layout = attrs.get("layout", 0)
+    dirs = gru.num_directions
+    h0 = feeds.get(names[5]) if names[5] else None
+    if h0 is not None and layout == 1:
+        h0 = h0.transpose(1, 0, 2)
+    lengths = feeds.get(names[4]) if names[4] else None
+    outputs = dict(zip(node.output, _onnx_outputs(*gru(feeds[names[0]], h0, lengths), dirs, layout)))
+    tol = CONFORMANCE_TOL[np.dtype(gru.dtype)]
+    for name, want in expected.items():
+        assert_close(outputs[name], want, tol, f"{case.name} {name} via load_onnx")
+
+
+# --------------------------------------------------------------------------------------------
+# gru_op against ONNX Runtime and the float64 transcription.
+
+def _random_configs(n, seed):
+    r = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        # Every (direction, linear_before_reset, layout) combination twice; the rest random.
+        out.append(dict(direction=["forward", "reverse", "bidirectional"][i % 3], lbr=(i // 3) % 2,
+                        layout=(i // 6) % 2, T=int(r.choice([1, 2, 5, 9])), batch=int(r.choice([1, 2, 4, 5])),
+                        D=int(r.choice([1, 3, 7, 13, 17])), H=int(r.choice([1, 5, 9, 15, 17, 33])),
+                        with_B=bool(r.integers(2)), with_h0=bool(r.integers(2)), with_seq=bool(r.integers(2))))
+    return out
+
+
+CONFIGS = _random_configs(24, seed=14)
+
+
+def _cfg_id(c):
+    return (f"{c['direction'][:3]}-lbr{c['lbr']}-layout{c['layout']}-T{c['T']}-B{c['batch']}-D{c['D']}-H{c['H']}"
+            f"{'-bias' if c['with_B'] else ''}{'-h0' if c['with_h0'] else ''}{'-lens' if c['with_seq'] else ''}")
+
+
+def _run_gru_op(p, c):
+    """gru_op on problem p in config c's layout; returns (Y, Y_h) in layout 0."""
+    X, h0 = (p["X"], p["h0"]) if c["layout"] == 0 else _to_layout1(p)
+    Y, Y_h = gru_op(X, p["W"], p["R"], p["B"], p["seq"], h0, hidden_size=p["R"].shape[2],
+                    direction=c["direction"], linear_before_reset=c["lbr"], layout=c["layout"])
+    if c["layout"] == 1:
+        assert Y.shape == (X.shape[0], X.shape[1], p["W"].shape[0], p["R"].shape[2])
+        Y, Y_h = Y.transpose(1, 2, 0, 3), Y_h.transpose(1, 0, 2)
+    return Y, Y_h
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("c", CONFIGS, ids=[_cfg_id(c) for c in CONFIGS])
+def test_gru_op_random(c, dtype, rng, isa):
+    dirs = 2 if c["direction"] == "bidirectional" else 1
+    seq = make_lengths(rng, c["batch"], c["T"]).astype(np.int32) if c["with_seq"] else None
+    p = _problem(rng, dtype, T=c["T"], batch=c["batch"], D=c["D"], H=c["H"], dirs=dirs, with_B=c["with_B"],
+                 with_h0=c["with_h0"], seq=seq)
+    Y, Y_h = _run_gru_op(p, c)
+    assert Y.dtype == dtype and Y_h.dtype == dtype
+    want_Y, want_Yh = onnx_gru_reference(p["X"], p["W"], p["R"], p["B"], seq, p["h0"], direction=c["direction"],
+                                         lbr=c["lbr"])
+    tol = ORACLE_TOL[np.dtype(dtype)]
+    assert_close(Y, want_Y, tol, "Y vs float64 transcription")
+    assert_close(Y_h, want_Yh, tol, "Y_h vs float64 transcription")
+    if dtype == np.float32:  # ONNX Runtime's GRU runs float32 only
+        ort_Y, ort_Yh = _ort_gru(p["X"], p["W"], p["R"], p["B"], seq, p["h0"], hidden_size=c["H"],
+                                 direction=c["direction"], linear_before_reset=c["lbr"])
+        assert_close(Y, ort_Y, ORT_TOL, "Y vs ONNX Runtime")
+        assert_close(Y_h, ort_Yh, ORT_TOL, "Y_h vs ONNX Runtime")
+        assert_close(want_Y, ort_Y, ORT_TOL, "the transcription itself vs ONNX Runtime")
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_gru_op_zero_lengths_like_ort(direction, rng):
+    """A length of 0: ONNX Runtime gives zero Y and a zero Y_h even with initial_h."""
+    dirs = 2 if direction == "bidirectional" else 1
+    seq = np.array([0, 4, 1, 0, 2], np.int32)
+    p = _problem(rng, np.float32, T=4, batch=5, D=3, H=6, dirs=dirs, seq=seq)
+    for layout in (0, 1):
+        Y, Y_h = _run_gru_op(p, dict(direction=direction, lbr=1, layout=layout))
+        ort_Y, ort_Yh = _ort_gru(p["X"], p["W"], p["R"], p["B"], seq, p["h0"], hidden_size=6, direction=direction,
+                                 linear_before_reset=1)
+        assert_close(Y, ort_Y, ORT_TOL, f"Y layout {layout}")
+        assert_close(Y_h, ort_Yh, ORT_TOL, f"Y_h layout {layout}")
+        assert not Y[:, :, [0, 3]].any() and not Y_h[:, [0, 3]].any()
+
+
+def test_gru_op_default_activations_spelled_out(rng):
+    """activations given explicitly (any case) and alpha/beta lists, which Sigmoid and Tanh do not
+    consume: the same result as the defaults, and as ONNX Runtime with the same attributes."""
+    p = _problem(rng, np.float32, T=5, batch=3, D=4, H=7, dirs=2)
+    attrs = dict(hidden_size=7, direction="bidirectional", activations=["Sigmoid", "Tanh", "sigmoid", "TANH"],
+                 activation_alpha=[0.5, 2.0], activation_beta=[1.0])
+    Y, Y_h = gru_op(p["X"], p["W"], p["R"], p["B"], None, p["h0"], **attrs)
+    Y0, Y_h0 = gru_op(p["X"], p["W"], p["R"], p["B"], None, p["h0"], hidden_size=7, direction="bidirectional")
+    assert_close(Y, Y0, EXACT, "Y")
+    assert_close(Y_h, Y_h0, EXACT, "Y_h")
+    ort_Y, ort_Yh = _ort_gru(p["X"], p["W"], p["R"], p["B"], None, p["h0"], **attrs)
+    assert_close(Y, ort_Y, ORT_TOL, "Y vs ONNX Runtime")
+    assert_close(Y_h, ort_Yh, ORT_TOL, "Y_h vs ONNX Runtime")
+
+
+def test_gru_op_inputs_untouched_and_hidden_size_inferred(rng):
+    p = _problem(rng, np.float64, T=3, batch=2, D=5, H=4, dirs=1, seq=np.array([3, 2], np.int32))
+    copies = {k: v.copy() for k, v in p.items() if v is not None}
+    Y, Y_h = gru_op(p["X"], p["W"], p["R"], p["B"], p["seq"], p["h0"], direction="reverse")
+    Y2, Y_h2 = gru_op(p["X"], p["W"], p["R"], p["B"], p["seq"], p["h0"], hidden_size=4, direction="reverse")
+    assert_close(Y, Y2, EXACT, "Y")
+    assert_close(Y_h, Y_h2, EXACT, "Y_h")
+    for k, v in copies.items():
+        assert np.array_equal(p[k], v), f"{k} was modified"
+
+
+# --------------------------------------------------------------------------------------------
+# Export and load round trips.
+
+ROUND_TRIPS = [
+    dict(L=1),
+    dict(L=2, bidir=True),
+    dict(L=3, bias=False, reset_after=False),
+    dict(L=2, bidir=True, batch_first=True, reset_after=False),
+    dict(L=1, bidir=True, bias=False, batch_first=True),
+    dict(L=3, bidir=True),
+    dict(L=2, reverse=True, batch_first=True),
+]
+
+
+def _rt_id(c):
+    return "-".join(f"{k}{'' if v is True else v}" for k, v in c.items())
+
+
+def _make_gru(c, dtype=np.float32, D=7, H=9):
+    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    return cls(D, H, num_layers=c["L"], bias=c.get("bias", True), batch_first=c.get("batch_first", False),
+               bidirectional=c.get("bidir", False), reset_after=c.get("reset_after", True), dtype=dtype, seed=3)
+
+
+@pytest.mark.parametrize("lengths", [False, True], ids=["full", "lens"])
+@pytest.mark.parametrize("c", ROUND_TRIPS, ids=[_rt_id(c) for c in ROUND_TRIPS])
+def test_export_runs_in_ort_and_loads_back(c, lengths, rng, tmp_path):
+    gru = _make_gru(c)
+    T, batch = 6, 5
+    x = rng.standard_normal((batch, T, 7) if gru.batch_first else (T, batch, 7)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
+    lens = make_lengths(rng, batch, T).astype(np.int32) if lengths else None
+    path = tmp_path / "m.onnx"
+    gru.to_onnx(path, sequence_lens=lengths)
+    want_y, want_h = gru(x, h0, lens)
+
+    feeds = {"x": x, "h0": h0} | ({"lengths": lens} if lengths else {})
+    y, h_n = _session(str(path)).run(["y", "h_n"], feeds)
+    assert_close(y, want_y, ORT_TOL, "y from ONNX Runtime")
+    assert_close(h_n, want_h, ORT_TOL, "h_n from ONNX Runtime")
+
+    nodes = load_onnx(path)
+    assert list(nodes) == [f"gru_l{k}" for k in range(gru.num_layers)]
+    assert all(type(g) is type(gru) for g in nodes.values())
+    back = stack(nodes.values(), batch_first=gru.batch_first)
+    for name, arr in gru.state_dict().items():
+        assert np.array_equal(back.state_dict()[name], arr), name
+    y2, h2 = back(x, h0, lens)
+    assert_close(y2, want_y, EXACT, "y after load_onnx")
+    assert_close(h2, want_h, EXACT, "h_n after load_onnx")
+
+
+def test_export_float64_and_without_h0(rng, tmp_path):
+    """float64 models export and load back exactly (ONNX Runtime has no float64 GRU kernel); a
+    model exported without initial_h takes x alone."""
+    gru = fastgru.GRU(4, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
+    model = export_gru(gru, tmp_path / "m64.onnx")
+    inits = {t.name: t for t in model.graph.initializer}
+    assert all(inits[f"{w}_l{k}"].data_type == TensorProto.DOUBLE for w in "WRB" for k in range(2))
+    assert model.ir_version <= 10 and model.opset_import[0].version == 14
+    back = stack(load_onnx(tmp_path / "m64.onnx").values())
+    x = rng.standard_normal((5, 3, 4))
+    assert_close(back(x)[0], gru(x)[0], EXACT, "y after float64 round trip")
+
+    g32 = fastgru.GRU(4, 6, num_layers=2, seed=2)
+    m = export_gru(g32, None, initial_h=False, opset=17)
+    assert [i.name for i in m.graph.input] == ["x"]
+    x32 = x.astype(np.float32)
+    y, h_n = _session(m).run(None, {"x": x32})
+    want_y, want_h = g32(x32)
+    assert_close(y, want_y, ORT_TOL, "y")
+    assert_close(h_n, want_h, ORT_TOL, "h_n")
+
+
+def test_load_onnx_torch_export(rng, tmp_path):
+    """A model written by torch.onnx (one node per layer, weights as initializers)."""
+    torch = pytest.importorskip("torch")
+    module = torch.nn.GRU(5, 8, num_layers=2, bidirectional=True).eval()
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    path = tmp_path / "torch.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own deprecation and tracer warnings
+        try:
+            torch.onnx.export(module, (torch.from_numpy(x),), str(path), dynamo=False, opset_version=14)
+        except Exception as e:  # e.g. the legacy exporter missing from this torch build
+            pytest.skip(f"torch.onnx.export failed: {e}")
+    nodes = load_onnx(path)
+    assert len(nodes) == 2 and all(g.bidirectional and g.reset_after for g in nodes.values())
+    gru = stack(nodes.values())
+    with torch.no_grad():
+        want_y, want_h = module(torch.from_numpy(x))
+    y, h_n = gru(x)
+    assert_close(y, want_y.numpy(), ORT_TOL, "y")
+    assert_close(h_n, want_h.numpy(), ORT_TOL, "h_n")
+
+
+# --------------------------------------------------------------------------------------------
+# ReverseGRU.
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("lengths", [False, True])
+def test_reverse_gru_is_the_reverse_half_of_a_bidirectional_gru(batch_first, lengths, rng):
+    bi = fastgru.GRU(5, 7, bidirectional=True, batch_first=batch_first, seed=4)
+    rev = ReverseGRU(5, 7, batch_first=batch_first, seed=0)
+    rev.load_state_dict({k.replace("_reverse", ""): v for k, v in bi.state_dict().items() if "_reverse" in k})
+    T, batch = 6, 4
+    x = rng.standard_normal((batch, T, 5) if batch_first else (T, batch, 5)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (2, batch, 7)).astype(np.float32)
+    lens = make_lengths(rng, batch, T) if lengths else None
+    y_bi, h_bi = bi(x, h0, lens)
+    y, h_n = rev(x, h0[1:], lens)
+    assert_close(y, y_bi[..., 7:], REORDER[F32], "y")
+    assert_close(h_n, h_bi[1:], REORDER[F32], "h_n")
+
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dh = rng.standard_normal(h_n.shape).astype(np.float32)
+    _, _, cache = rev.forward(x, h0[1:], lens)
+    grads = rev.backward(cache, dy, dh)
+    _, _, cache_bi = bi.forward(x, h0, lens)
+    grads_bi = bi.backward(cache_bi, np.concatenate([np.zeros_like(dy), dy], axis=-1),
+                           np.concatenate([np.zeros_like(dh), dh]))
+    assert_close(grads["x"], grads_bi["x"], REORDER[F32], "dx")
+    assert_close(grads["h0"], grads_bi["h0"][1:], REORDER[F32], "dh0")
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        assert_close(grads[name], grads_bi[name + "_reverse"], REORDER[F32], name)
+
+
+def test_reverse_gru_unbatched_and_errors(rng):
+    rev = ReverseGRU(3, 4, seed=0)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    y, h_n = rev(x)
+    y_b, h_b = rev(x[:, None, :])
+    assert_close(y, y_b[:, 0], EXACT, "unbatched y")
+    assert_close(h_n, h_b[:, 0], EXACT, "unbatched h_n")
+    assert "ReverseGRU" in repr(rev)
+    with pytest.raises(ValueError, match="step"):
+        rev.step(x[0], rev.initial_state())
+    with pytest.raises(ValueError, match="bidirectional"):
+        ReverseGRU(3, 4, bidirectional=True)
+    with pytest.raises(NotImplementedError, match="to_onnx"):
+        rev.save("unused.npz")
+    with pytest.raises(TypeError):
+        rev.to_torch()
+    with pytest.raises(ValueError, match="lengths"):
+        rev(x[:, None, :], lengths=[6])
+    with pytest.raises(ValueError, match="input_size"):
+        rev(rng.standard_normal((5, 1, 2)).astype(np.float32))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors.
+
+def _op_args(rng, dirs=1, H=4, D=3, T=5, batch=2):
+    p = _problem(rng, np.float32, T=T, batch=batch, D=D, H=H, dirs=dirs)
+    return p["X"], p["W"], p["R"], p["B"]
+
+
+@pytest.mark.parametrize("attrs, match", [
+    (dict(activations=["Relu", "Tanh"]), "activations.*not supported yet"),
+    (dict(activations=["Sigmoid", "HardSigmoid"]), "activations.*not supported yet"),
+    (dict(activations=["Sigmoid", "Tanh", "Tanh", "Tanh"], direction="bidirectional"), "activations.*not supported"),
+    (dict(clip=3.0), "clip.*not supported yet"),
+])
+def test_gru_op_unsupported_raise_not_implemented(attrs, match, rng):
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    X, W, R, B = _op_args(rng, dirs=dirs)
+    with pytest.raises(NotImplementedError, match=match):
+        gru_op(X, W, R, B, hidden_size=4, **attrs)
+
+
+def test_gru_op_bad_input_raises(rng):
+    X, W, R, B = _op_args(rng)
+    H = 4
+    cases = [
+        (ValueError, "direction", dict(direction="backward")),
+        (ValueError, "layout", dict(layout=2)),
+        (ValueError, "activations must hold 2", dict(activations=["Sigmoid", "Tanh", "Sigmoid", "Tanh"])),
+        (ValueError, "not ONNX activation", dict(activations=["Sigmoid", "Swish"])),
+        (ValueError, "W has shape", dict(W=W[:, :-1])),
+        (ValueError, "R has shape", dict(R=R[:, :, :-1].copy(), hidden_size=H)),
+        (ValueError, "B has shape", dict(B=B[:, :-2])),
+        (ValueError, "W has shape", dict(hidden_size=H + 1)),
+        (ValueError, "W has shape", dict(direction="bidirectional")),
+        (ValueError, "input_size", dict(X=X[:, :, :2])),
+        (ValueError, "X must be 3-D", dict(X=X[0])),
+        (ValueError, "initial_h has shape", dict(initial_h=np.zeros((1, 3, H), np.float32))),
+        (ValueError, "initial_h has shape", dict(initial_h=np.zeros((1, 2, H), np.float32), layout=1)),
+        (ValueError, r"sequence_lens\[1\] = 6", dict(sequence_lens=np.array([5, 6], np.int32))),
+        (ValueError, r"sequence_lens\[0\] = -1", dict(sequence_lens=np.array([-1, 2], np.int32))),
+        (ValueError, "sequence_lens has shape", dict(sequence_lens=np.array([5], np.int32))),
+        (TypeError, "sequence_lens must be an integer", dict(sequence_lens=np.array([5.0, 2.0]))),
+        (TypeError, "W has dtype float64", dict(W=W.astype(np.float64))),
+        (TypeError, "X must be a floating", dict(X=X.astype(np.int32))),
+        (NotImplementedError, "float16", dict(X=X.astype(np.float16))),
+        (ValueError, "at least one time step", dict(X=X[:0])),
+    ]
+    for exc, match, change in cases:
+        kw = dict(X=X, W=W, R=R, B=B, hidden_size=H) | change
+        with pytest.raises(exc, match=match):
+            gru_op(**kw)
+
+
+def _weights_model(rng, node_name="enc", **attrs):
+    """A one-node model with W, R, B as initializers."""
+    X, W, R, B = _op_args(rng, dirs=2 if attrs.get("direction") == "bidirectional" else 1)
+    model = _gru_model(np.float32, with_B=False, with_seq=False, with_h0=False, hidden_size=4, **attrs)
+    model.graph.node[0].name = node_name
+    model.graph.node[0].input.append("B")
+    inits = {"W": W, "R": R, "B": B}
+    return _weights_as_initializers(model, inits, list(inits))
+
+
+def test_load_onnx_errors(rng):
+    with pytest.raises(NotImplementedError, match="'enc'.*activations"):
+        load_onnx(_weights_model(rng, activations=["Relu", "Tanh"]))
+    with pytest.raises(NotImplementedError, match="'enc'.*clip"):
+        load_onnx(_weights_model(rng, clip=5.0))
+    with pytest.raises(ValueError, match="'enc'.*direction"):
+        load_onnx(_weights_model(rng, direction="sideways"))
+    unnamed = _weights_model(rng, node_name="")
+    assert list(load_onnx(unnamed)) == ["Y"]  # keyed by its first output's name
+    fed = _gru_model(np.float32, with_B=False, with_seq=False, with_h0=False, hidden_size=4)
+    with pytest.raises(ValueError, match="'gru'.*W.*not an initializer"):
+        load_onnx(fed)
+    with pytest.raises(TypeError, match="path, bytes or onnx.ModelProto"):
+        load_onnx(42)
+    empty = helper.make_model(helper.make_graph([], "g", [], []))
+    assert load_onnx(empty) == {}
+
+
+def test_export_and_stack_errors():
+    with pytest.raises(TypeError, match="fastgru.GRU"):
+        export_gru("not a model", None)
+    with pytest.raises(ValueError, match="opset"):
+        export_gru(fastgru.GRU(2, 3), None, opset=13)
+    a, b = fastgru.GRU(2, 3, seed=0), fastgru.GRU(3, 3, seed=0)
+    with pytest.raises(ValueError, match="differs"):
+        stack([a, fastgru.GRU(3, 3, bias=False)])
+    with pytest.raises(ValueError, match="input_size"):
+        stack([a, fastgru.GRU(4, 3)])
+    with pytest.raises(ValueError, match="single-layer"):
+        stack([fastgru.GRU(2, 3, num_layers=2)])
+    with pytest.raises(ValueError, match="at least one"):
+        stack([])
+    assert stack([a, b]).num_layers == 2
+
+
+def test_onnx_is_imported_lazily():
+    code = "import sys, fastgru, fastgru.onnx; assert 'onnx' not in sys.modules, 'onnx imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert fastgru.load_onnx is load_onnx
