@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cctype>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,12 +58,43 @@ const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
 }
 
+// "LeakyRelu", "leaky_relu" and "leakyrelu" all name Activation::leaky_relu.
+Activation activation_named(const std::string& name) {
+  std::string key;
+  for (char ch : name)
+    if (ch != '_') key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  static const std::pair<const char*, Activation> names[] = {
+      {"sigmoid", Activation::sigmoid},         {"tanh", Activation::tanh},
+      {"relu", Activation::relu},               {"affine", Activation::affine},
+      {"leakyrelu", Activation::leaky_relu},    {"thresholdedrelu", Activation::thresholded_relu},
+      {"scaledtanh", Activation::scaled_tanh},  {"hardsigmoid", Activation::hard_sigmoid},
+      {"elu", Activation::elu},                 {"softsign", Activation::softsign},
+      {"softplus", Activation::softplus}};
+  for (const auto& [n, a] : names)
+    if (key == n) return a;
+  throw py::value_error("unknown activation '" + name +
+                        "': expected one of Sigmoid, Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, "
+                        "HardSigmoid, Elu, Softsign, Softplus");
+}
+
+GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
+                      bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
+                      const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
+                      std::optional<double> clip) {
+  GruConfig c{input_size, hidden_size, num_layers, bias, bidirectional, reset_after};
+  c.math.gate = {activation_named(gate_activation), gate_alpha, gate_beta};
+  c.math.candidate = {activation_named(candidate_activation), candidate_alpha, candidate_beta};
+  if (clip) {
+    if (!(*clip > 0)) throw py::value_error("clip must be > 0 (None: no clipping), got " + std::to_string(*clip));
+    c.math.clip = *clip;
+  }
+  return c;
+}
+
 template <class T>
 class PyGru {
  public:
-  PyGru(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
-        bool reset_after)
-      : gru_(GruConfig{input_size, hidden_size, num_layers, bias, bidirectional, reset_after}) {}
+  explicit PyGru(const GruConfig& config) : gru_(config) {}
 
   void set_params(int64_t layer, int64_t direction, const carray<T>& w_ih, const carray<T>& w_hh,
                   const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
@@ -213,8 +245,18 @@ class PyGru {
 template <class T>
 void bind(py::module_& m, const char* name) {
   py::class_<PyGru<T>>(m, name)
-      .def(py::init<int64_t, int64_t, int64_t, bool, bool, bool>(), py::arg("input_size"), py::arg("hidden_size"),
-           py::arg("num_layers"), py::arg("bias"), py::arg("bidirectional"), py::arg("reset_after"))
+      .def(py::init([](int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
+                       bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
+                       const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
+                       std::optional<double> clip) {
+             return new PyGru<T>(make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
+                                             gate_activation, gate_alpha, gate_beta, candidate_activation,
+                                             candidate_alpha, candidate_beta, clip));
+           }),
+           py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
+           py::arg("bidirectional"), py::arg("reset_after"), py::arg("gate_activation") = "sigmoid",
+           py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
+           py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none())
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),

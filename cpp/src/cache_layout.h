@@ -18,13 +18,13 @@ struct CacheLayout {
     for (int64_t l = 0; l < layer; ++l) off += layer_size(l);
     return off;
   }
-  // Layer l, direction d: per packed row the record [r | z | n | aux | h_prev] (5H).
+  // Layer l, direction d: per packed row the record (cfg.record_width() elements).
   int64_t records_offset(int64_t layer, int64_t direction) const {
     return input_offset(layer) + max_rows * cfg.layer_input_size(layer) +
-           direction * max_rows * 5 * cfg.hidden_size;
+           direction * max_rows * cfg.record_width();
   }
   int64_t layer_size(int64_t l) const {
-    return max_rows * (cfg.layer_input_size(l) + cfg.directions() * 5 * cfg.hidden_size);
+    return max_rows * (cfg.layer_input_size(l) + cfg.directions() * cfg.record_width());
   }
   int64_t total() const { return input_offset(cfg.num_layers); }
 };

@@ -1,5 +1,6 @@
 // Gru<T>: configuration, parameters and their packed copies.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,14 @@ void GruConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
+    if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
+      throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
+    if (!std::isfinite(a->alpha) || !std::isfinite(a->beta))
+      throw std::invalid_argument("activation alpha and beta must be finite");
+  }
+  if (!(math.clip >= 0) || !std::isfinite(math.clip))
+    throw std::invalid_argument("clip must be a finite number >= 0 (0: no clipping), got " + std::to_string(math.clip));
   // Every buffer index is an int64 product of at most a few of these; keep each well inside.
   const int64_t limit = int64_t{1} << 24;
   if (input_size > limit || hidden_size > limit || num_layers > 4096)

@@ -73,6 +73,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
   const CacheLayout cl{c, batch.steps * batch.batch};
   BackwardBuffers<T> buf(c, batch.steps, batch.batch, workspace, nullptr);
   const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H, N = lay.rows;
+  const int64_t rw = c.record_width();
+  const CellMath* math = c.standard_math() ? nullptr : &c.math;
 
   // Gradient of the last layer's packed output.
   T* dout = buf.grad_io[0];
@@ -102,8 +104,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
           for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
         }
         T* dgh = buf.dgh + base * 3 * H;
-        kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * 5 * H, buf.dstate, buf.drh,
-                                   buf.dgx + base * 3 * H, dgh};
+        kernels::GateGradArgs<T> g{rows, H,   0,   H, records + base * rw, buf.dstate, buf.drh, buf.dgx + base * 3 * H,
+                                   dgh,  rw, math};
         if (c.reset_after) {
           parallel_gates(K.gates_backward_after, g);
           parallel_gemm(K.gemm_rowmajor, nn(rows, H, 3 * H, dgh, 3 * H, w_hh, H, buf.dstate, H, true), false, K.nr);
@@ -120,14 +122,14 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
       const LayerGrads<T>& G = grads[i];
       parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, N, buf.dgx, 3 * H, in, din, G.weight_ih, din), false, K.nr);
       if (c.reset_after) {
-        parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, N, buf.dgh, 3 * H, records + 4 * H, 5 * H, G.weight_hh, H),
+        parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, N, buf.dgh, 3 * H, records + 4 * H, rw, G.weight_hh, H),
                       false, K.nr);
       } else {
         // r, z rows multiply h_prev; n rows multiply r ⊙ h_prev (the aux column).
-        parallel_gemm(K.gemm_rowmajor, tn(2 * H, H, N, buf.dgh, 3 * H, records + 4 * H, 5 * H, G.weight_hh, H),
+        parallel_gemm(K.gemm_rowmajor, tn(2 * H, H, N, buf.dgh, 3 * H, records + 4 * H, rw, G.weight_hh, H),
                       false, K.nr);
         parallel_gemm(K.gemm_rowmajor,
-                      tn(H, H, N, buf.dgh + 2 * H, 3 * H, records + 3 * H, 5 * H, G.weight_hh + 2 * H * H, H),
+                      tn(H, H, N, buf.dgh + 2 * H, 3 * H, records + 3 * H, rw, G.weight_hh + 2 * H * H, H),
                       false, K.nr);
       }
       if (G.bias_ih) column_sums(buf.dgx, N, 3 * H, 3 * H, G.bias_ih);

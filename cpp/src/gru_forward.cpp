@@ -33,7 +33,7 @@ struct ForwardBuffers {
     gh = w.take(static_cast<size_t>(batch) * 3 * H);
     state[0] = w.take(static_cast<size_t>(batch) * H);
     state[1] = w.take(static_cast<size_t>(batch) * H);
-    rec = w.take(static_cast<size_t>(batch) * 5 * H);
+    rec = w.take(static_cast<size_t>(batch * c.record_width()));
     y = w.take(rows * static_cast<size_t>(c.directions()) * H);
     if (size) *size = w.used;
   }
@@ -103,9 +103,9 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
         const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
         const T* h_prev = buf.state[cur];
         T* h_next = buf.state[1 - cur];
-        recurrent_step(K, P, b_hh, H, c.reset_after,
+        recurrent_step(K, P, b_hh, c,
                        StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + base * 3 * H, buf.gh, h_prev, h_next,
-                                   records ? records + base * 5 * H : (c.reset_after ? nullptr : buf.rec),
+                                   records ? records + base * c.record_width() : (c.reset_after ? nullptr : buf.rec),
                                    out + base * out_width + d * H,
                                    out_width});
         // Sequences not live at this step keep their state.

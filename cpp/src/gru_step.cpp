@@ -12,7 +12,7 @@ namespace fastgru {
 template <class T>
 size_t Gru<T>::step_workspace_size(int64_t batch) const {
   const int64_t H = impl_->cfg.hidden_size;
-  return static_cast<size_t>(batch * (3 * H + 3 * H + 5 * H));  // gx, gh, records
+  return static_cast<size_t>(batch * (3 * H + 3 * H + impl_->cfg.record_width()));  // gx, gh, records
 }
 
 template <class T>
@@ -32,7 +32,7 @@ void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace)
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const size_t i = static_cast<size_t>(l);
     T* h_next = h_out + l * batch * H;
-    recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), H, c.reset_after,
+    recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), c,
                    StepArgs<T>{batch, in, c.layer_input_size(l), impl_->bias_ih[i].data(), gx, gh, h + l * batch * H,
                                h_next, c.reset_after ? nullptr : rec, nullptr, 0});
     in = h_next;

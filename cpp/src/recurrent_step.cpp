@@ -38,10 +38,13 @@ void project_inputs(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
 }
 
 template <class T>
-void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh, int64_t H,
-                    bool reset_after, const StepArgs<T>& s) {
+void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh,
+                    const GruConfig& cfg, const StepArgs<T>& s) {
+  const int64_t H = cfg.hidden_size, rec_ld = cfg.record_width();
   const int64_t parts = column_parts(s.rows, H, H + (s.x ? s.din : 0), K.nr);
-  kernels::GateArgs<T> gate{s.rows, H, 0, H, s.gx, 3 * H, s.gh, 3 * H, s.rec, s.h_prev, s.h_next, s.y, s.ld_y};
+  kernels::GateArgs<T> gate{s.rows, H,      0,    H,      s.gx,   3 * H,
+                            s.gh,   3 * H,  s.rec, s.h_prev, s.h_next, s.y,
+                            s.ld_y, rec_ld, cfg.standard_math() ? nullptr : &cfg.math};
   auto slice = [&](int64_t part) { return threading::chunk(H, parts, part, K.nr); };
 
   // One part runs inline: no std::function, no hand-off (batch-1 steps of small layers).
@@ -51,7 +54,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
     else
       threading::parallel_for(parts, body);
   };
-  if (reset_after) {
+  if (cfg.reset_after) {
     run([&](int64_t part) {
       const threading::Range r = slice(part);
       if (r.begin >= r.end) return;
@@ -78,7 +81,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   run([&](int64_t part) {
     const threading::Range r = slice(part);
     if (r.begin >= r.end) return;
-    gate_gemm(K, P.hh, H, H, 2, 1, s.rows, s.rec + 3 * H, 5 * H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+    gate_gemm(K, P.hh, H, H, 2, 1, s.rows, s.rec + 3 * H, rec_ld, bias_hh, s.gh, 3 * H, r.begin, r.end);
     kernels::GateArgs<T> mine = gate;
     mine.gh = s.gh + 2 * H;
     mine.col_begin = r.begin;
@@ -88,8 +91,8 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
 }
 
 #define FASTGRU_INSTANTIATE(T)                                                                              \
-  template void recurrent_step<T>(const kernels::TypedKernels<T>&, const PackedLayer<T>&, const T*, int64_t, \
-                                  bool, const StepArgs<T>&);                                                \
+  template void recurrent_step<T>(const kernels::TypedKernels<T>&, const PackedLayer<T>&, const T*, const GruConfig&, \
+                                  const StepArgs<T>&);                                                \
   template void project_inputs<T>(const kernels::TypedKernels<T>&, const PackedLayer<T>&, const T*, int64_t,  \
                                   int64_t, const T*, int64_t, T*, int64_t, int64_t);
 FASTGRU_INSTANTIATE(float)

@@ -21,14 +21,14 @@ struct StepArgs {
   T* gh;              // [rows, 3H] scratch for the recurrent projections
   const T* h_prev;    // [rows, H]
   T* h_next;          // [rows, H]; must not overlap h_prev
-  T* rec;             // [rows, 5H] records (may be null for reset-after without a cache)
+  T* rec;             // [rows, cfg.record_width()] records (may be null: reset-after, no cache)
   T* y;               // [rows, *] layer output (ld ld_y), or nullptr
   int64_t ld_y;
 };
 
 template <class T>
-void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh, int64_t H,
-                    bool reset_after, const StepArgs<T>& s);
+void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh,
+                    const GruConfig& cfg, const StepArgs<T>& s);
 
 // The input projection of `rows` rows for all three gates (no threading inside; the caller
 // splits rows or columns): gx[:, g*H + c0 : g*H + c1] = x · W_g^T + b_g.

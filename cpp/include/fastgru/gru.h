@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "fastgru/activation.h"
 #include "fastgru/runtime.h"
 
 namespace fastgru {
@@ -23,8 +24,14 @@ struct GruConfig {
   bool bias = true;
   bool bidirectional = false;
   bool reset_after = true;
+  CellMath math;  // activations and clip (default: sigmoid, tanh, none)
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
+  bool standard_math() const {
+    return math.gate.kind == Activation::sigmoid && math.candidate.kind == Activation::tanh && math.clip == 0;
+  }
+  // Elements kept per row and step for backward: [r, z, n, aux, h_prev] (+ 3 pre-activations).
+  int64_t record_width() const { return (standard_math() ? 5 : 8) * hidden_size; }
   int64_t layer_input_size(int64_t layer) const {
     return layer == 0 ? input_size : directions() * hidden_size;
   }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "fastgru/activation.h"
+
 namespace fastgru::kernels {
 
 // C[m, n] (=|+=) A[m, k] · B[k, n] (+ bias[n]).
@@ -42,8 +44,9 @@ struct GateGemmArgs {
 
 // One time step of the gate non-linearities for `rows` rows and gate columns
 // [col_begin, col_end) of each gate block (hidden size H = `hidden`).
-// Record layout per row (ld 5H): [r | z | n | aux | h_prev]; aux = W_hn h + b_hn (reset-after)
-// or r ⊙ h_prev (reset-before). Backward reads these records and never recomputes them.
+// Record layout per row (ld rec_ld): [r | z | n | aux | h_prev], aux = W_hn h + b_hn
+// (reset-after) or r ⊙ h_prev (reset-before); with other activations or a clip (math != null)
+// also the raw pre-activations [a_r | a_z | a_n]. Backward reads these, never recomputes them.
 template <class T>
 struct GateArgs {
   int64_t rows, hidden, col_begin, col_end;
@@ -56,12 +59,14 @@ struct GateArgs {
   T* h_out;     // [rows, H] h' (ld H); a different buffer, as other threads may still read h
   T* y;         // [rows, *] copy of h' (layer output), ld ld_y, or nullptr
   int64_t ld_y;
+  int64_t rec_ld;        // 5H, or 8H with math
+  const CellMath* math;  // nullptr: sigmoid gates, tanh candidate, no clip
 
   // Moves every row pointer down by i rows (for a split across threads; not used by kernels).
   void shift_rows(int64_t i) {
     gx += i * ld_gx;
     gh += i * ld_gh;
-    if (rec) rec += i * 5 * hidden;
+    if (rec) rec += i * rec_ld;
     h += i * hidden;
     h_out += i * hidden;
     if (y) y += i * ld_y;
@@ -76,9 +81,11 @@ struct GateGradArgs {
   const T* drh;  // [rows, H] dL/d(r ⊙ h_prev) (reset-before stage 2 only)
   T* dgx;        // [rows, 3H] gradient of the input pre-activations (ld 3H)
   T* dgh;        // [rows, 3H] gradient of the recurrent pre-activations (ld 3H)
+  int64_t rec_ld;
+  const CellMath* math;
 
   void shift_rows(int64_t i) {
-    rec += i * 5 * hidden;
+    rec += i * rec_ld;
     dh += i * hidden;
     if (drh) drh += i * hidden;
     dgx += i * 3 * hidden;

@@ -1,13 +1,17 @@
 // Fused gate kernels (forward and backward) for the avx512 table.
+#include <math.h>
+
 #include <cstdint>
 #include <immintrin.h>
 
+#include "fastgru/activation.h"
 #include "kernels/kernel_table.h"
 
 namespace fastgru::kernels::avx512 {
 #include "kernels/isa_kernels.h"
 #include "kernels/avx512/ops.h"
 #include "kernels/generic/vmath.h"
+#include "kernels/generic/activations.h"
 #include "kernels/generic/gates.h"
 #include "kernels/generic/define_gates.h"
 }  // namespace fastgru::kernels::avx512

@@ -1,14 +1,21 @@
-// Defines this ISA's gate kernels from the generic bodies (expects OpsF32/OpsF64).
+// Defines this ISA's gate kernels from the generic bodies (expects OpsF32/OpsF64): the standard
+// cell's fast instantiation unless the arguments carry other activations or a clip.
 
-void gates_forward_after(const GateArgs<float>& g) { gates_forward_after_body<OpsF32>(g); }
-void gates_forward_after(const GateArgs<double>& g) { gates_forward_after_body<OpsF64>(g); }
-void gates_forward_before_rz(const GateArgs<float>& g) { gates_forward_before_rz_body<OpsF32>(g); }
-void gates_forward_before_rz(const GateArgs<double>& g) { gates_forward_before_rz_body<OpsF64>(g); }
-void gates_forward_before_n(const GateArgs<float>& g) { gates_forward_before_n_body<OpsF32>(g); }
-void gates_forward_before_n(const GateArgs<double>& g) { gates_forward_before_n_body<OpsF64>(g); }
-void gates_backward_after(const GateGradArgs<float>& g) { gates_backward_after_body<OpsF32>(g); }
-void gates_backward_after(const GateGradArgs<double>& g) { gates_backward_after_body<OpsF64>(g); }
-void gates_backward_before_n(const GateGradArgs<float>& g) { gates_backward_before_n_body<OpsF32>(g); }
-void gates_backward_before_n(const GateGradArgs<double>& g) { gates_backward_before_n_body<OpsF64>(g); }
-void gates_backward_before_r(const GateGradArgs<float>& g) { gates_backward_before_r_body<OpsF32>(g); }
-void gates_backward_before_r(const GateGradArgs<double>& g) { gates_backward_before_r_body<OpsF64>(g); }
+#define FASTGRU_GATE_KERNEL(name, Args, Ops, T) \
+  void name(const Args<T>& g) {                 \
+    if (g.math)                                 \
+      name##_body<Ops, true>(g);                \
+    else                                        \
+      name##_body<Ops, false>(g);               \
+  }
+#define FASTGRU_GATE_KERNELS(Ops, T)                                  \
+  FASTGRU_GATE_KERNEL(gates_forward_after, GateArgs, Ops, T)          \
+  FASTGRU_GATE_KERNEL(gates_forward_before_rz, GateArgs, Ops, T)      \
+  FASTGRU_GATE_KERNEL(gates_forward_before_n, GateArgs, Ops, T)       \
+  FASTGRU_GATE_KERNEL(gates_backward_after, GateGradArgs, Ops, T)     \
+  FASTGRU_GATE_KERNEL(gates_backward_before_n, GateGradArgs, Ops, T)  \
+  FASTGRU_GATE_KERNEL(gates_backward_before_r, GateGradArgs, Ops, T)
+FASTGRU_GATE_KERNELS(OpsF32, float)
+FASTGRU_GATE_KERNELS(OpsF64, double)
+#undef FASTGRU_GATE_KERNELS
+#undef FASTGRU_GATE_KERNEL

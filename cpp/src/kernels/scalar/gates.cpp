@@ -1,13 +1,17 @@
 // Fused gate kernels (forward and backward) for the scalar table.
+#include <math.h>
+
 #include <cstdint>
 #include <cmath>
 
+#include "fastgru/activation.h"
 #include "kernels/kernel_table.h"
 
 namespace fastgru::kernels::scalar {
 #include "kernels/isa_kernels.h"
 #include "kernels/scalar/ops.h"
 #include "kernels/generic/vmath.h"
+#include "kernels/generic/activations.h"
 #include "kernels/generic/gates.h"
 #include "kernels/generic/define_gates.h"
 }  // namespace fastgru::kernels::scalar
