@@ -80,8 +80,10 @@ Activation activation_named(const std::string& name) {
 GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
                       bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                       const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                      std::optional<double> clip) {
+                      std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
   GruConfig c{input_size, hidden_size, num_layers, bias, bidirectional, reset_after};
+  c.batch_norm = batch_norm;
+  c.batch_norm_eps = batch_norm_eps;
   c.math.gate = {activation_named(gate_activation), gate_alpha, gate_beta};
   c.math.candidate = {activation_named(candidate_activation), candidate_alpha, candidate_beta};
   if (clip) {
@@ -109,24 +111,45 @@ class PyGru {
     gru_.set_params(layer, direction, {w_ih.data(), w_hh.data(), ptr_or_null(b_ih), ptr_or_null(b_hh)});
   }
 
-  // Returns (y, h_n, cache or None).
+  void set_batch_norm(int64_t layer, int64_t direction, const carray<T>& weight, const carray<T>& bias,
+                      const carray<T>& running_mean, const carray<T>& running_var) {
+    const GruConfig& c = gru_.config();
+    if (!c.batch_norm) throw py::value_error("this GRU has no batch norm");
+    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+    const int64_t n = 2 * c.hidden_size;
+    check_shape("bn_weight", weight, {n});
+    check_shape("bn_bias", bias, {n});
+    check_shape("bn_running_mean", running_mean, {n});
+    check_shape("bn_running_var", running_var, {n});
+    gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
+  }
+
+  // Returns (y, h_n, cache or None). With batch norm and batch_statistics, bn_stats (if given,
+  // [layers*dirs, 2, 2H]) receives the batch means and unbiased variances.
   py::tuple forward(const carray<T>& x, const std::optional<carray<T>>& h0,
                     const std::optional<lengths_array>& lengths, bool keep_cache, double dropout,
-                    uint64_t seed) {
+                    uint64_t seed, bool batch_statistics, std::optional<carray<T>> bn_stats) {
     const SequenceBatch b = batch_of(x, h0, lengths);
     const GruConfig& c = gru_.config();
     const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
+    if (bn_stats) {
+      if (!c.batch_norm) throw py::value_error("bn_stats given but this GRU has no batch norm");
+      check_shape("bn_stats", *bn_stats, {LD, 2, 2 * H});
+    }
     carray<T> y({b.steps, b.batch, c.directions() * H});
     carray<T> h_n({LD, b.batch, H});
     std::optional<carray<T>> cache;
     if (keep_cache) cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(gru_.cache_size(b))});
     std::unique_ptr<T[]> workspace(new T[gru_.forward_workspace_size(b)]);
     T* cache_ptr = cache ? cache->mutable_data() : nullptr;
+    T* stats_ptr = bn_stats ? bn_stats->mutable_data() : nullptr;
     T* y_ptr = y.mutable_data();
     T* hn_ptr = h_n.mutable_data();
     {
       py::gil_scoped_release release;
-      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, dropout, seed, workspace.get());
+      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, TrainingMode{dropout, seed, batch_statistics},
+                   workspace.get(), stats_ptr);
     }
     return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
   }
@@ -171,7 +194,7 @@ class PyGru {
   // Returns (dx, dh0, [(dW_ih, dW_hh, db_ih, db_hh) per layer*dirs + direction]).
   py::tuple backward(const carray<T>& cache, int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths,
                      const std::optional<carray<T>>& dy, const std::optional<carray<T>>& dh_n, double dropout,
-                     uint64_t seed) {
+                     uint64_t seed, bool batch_statistics) {
     const GruConfig& c = gru_.config();
     const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
     const SequenceBatch b = checked_batch(steps, batch, lengths);
@@ -180,6 +203,8 @@ class PyGru {
     if (dh_n) check_shape("dh_n", *dh_n, {LD, batch, H});
     carray<T> dx({steps, batch, c.input_size});
     carray<T> dh0({LD, batch, H});
+    // Per layer/direction: dW_ih, dW_hh, db_ih, db_hh, and with batch norm dbn_weight, dbn_bias.
+    const int per = c.batch_norm ? 6 : 4;
     std::vector<carray<T>> arrays;
     std::vector<LayerGrads<T>> grads;
     for (int64_t i = 0; i < LD; ++i) {
@@ -188,25 +213,40 @@ class PyGru {
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H, H});
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
-      auto* a = &arrays[arrays.size() - 4];
+      if (c.batch_norm) {
+        arrays.emplace_back(std::vector<py::ssize_t>{2 * H});
+        arrays.emplace_back(std::vector<py::ssize_t>{2 * H});
+      }
+    }
+    for (int64_t i = 0; i < LD; ++i) {
+      auto* a = &arrays[static_cast<size_t>(per * i)];
       grads.push_back({a[0].mutable_data(), a[1].mutable_data(), c.bias ? a[2].mutable_data() : nullptr,
-                       c.bias ? a[3].mutable_data() : nullptr});
+                       c.bias ? a[3].mutable_data() : nullptr, c.batch_norm ? a[4].mutable_data() : nullptr,
+                       c.batch_norm ? a[5].mutable_data() : nullptr});
     }
     std::unique_ptr<T[]> workspace(new T[gru_.backward_workspace_size(b)]);
     T* dx_ptr = dx.mutable_data();
     T* dh0_ptr = dh0.mutable_data();
     {
       py::gil_scoped_release release;
-      gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(), dropout,
-                    seed, workspace.get());
+      gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(),
+                    TrainingMode{dropout, seed, batch_statistics}, workspace.get());
     }
     py::list per_layer;
     for (int64_t i = 0; i < LD; ++i) {
-      auto* a = &arrays[static_cast<size_t>(4 * i)];
-      if (c.bias)
-        per_layer.append(py::make_tuple(a[0], a[1], a[2], a[3]));
-      else
-        per_layer.append(py::make_tuple(a[0], a[1]));
+      py::list g;
+      auto* a = &arrays[static_cast<size_t>(per * i)];
+      g.append(a[0]);
+      g.append(a[1]);
+      if (c.bias) {
+        g.append(a[2]);
+        g.append(a[3]);
+      }
+      if (c.batch_norm) {
+        g.append(a[4]);
+        g.append(a[5]);
+      }
+      per_layer.append(py::tuple(g));
     }
     return py::make_tuple(dx, dh0, per_layer);
   }
@@ -248,22 +288,25 @@ void bind(py::module_& m, const char* name) {
       .def(py::init([](int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                       std::optional<double> clip) {
+                       std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
              return new PyGru<T>(make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
                                              gate_activation, gate_alpha, gate_beta, candidate_activation,
-                                             candidate_alpha, candidate_beta, clip));
+                                             candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps));
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
            py::arg("bidirectional"), py::arg("reset_after"), py::arg("gate_activation") = "sigmoid",
            py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
-           py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none())
+           py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
+           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5)
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
+      .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
+           py::arg("bias"), py::arg("running_mean"), py::arg("running_var"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
-           py::arg("dropout"), py::arg("seed"))
+           py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none())
       .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))
       .def("backward", &PyGru<T>::backward, py::arg("cache"), py::arg("steps"), py::arg("batch"), py::arg("lengths"),
-           py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"));
+           py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false);
 }
 
 }  // namespace

@@ -18,13 +18,20 @@ struct CacheLayout {
     for (int64_t l = 0; l < layer; ++l) off += layer_size(l);
     return off;
   }
-  // Layer l, direction d: per packed row the record (cfg.record_width() elements).
+  // Layer l, direction d: per packed row the record (cfg.record_width() elements), then with
+  // batch norm the normalised projections x_hat [rows, 2H] and 1/std [2H].
   int64_t records_offset(int64_t layer, int64_t direction) const {
-    return input_offset(layer) + max_rows * cfg.layer_input_size(layer) +
-           direction * max_rows * cfg.record_width();
+    return input_offset(layer) + max_rows * cfg.layer_input_size(layer) + direction * direction_size();
+  }
+  int64_t batch_norm_offset(int64_t layer, int64_t direction) const {
+    return records_offset(layer, direction) + max_rows * cfg.record_width();
+  }
+  int64_t direction_size() const {
+    const int64_t bn = cfg.batch_norm ? (max_rows + 1) * 2 * cfg.hidden_size : 0;
+    return max_rows * cfg.record_width() + bn;
   }
   int64_t layer_size(int64_t l) const {
-    return max_rows * (cfg.layer_input_size(l) + cfg.directions() * cfg.record_width());
+    return max_rows * cfg.layer_input_size(l) + cfg.directions() * direction_size();
   }
   int64_t total() const { return input_offset(cfg.num_layers); }
 };

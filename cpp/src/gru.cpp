@@ -17,6 +17,8 @@ void GruConfig::validate() const {
   positive("input_size", input_size);
   positive("hidden_size", hidden_size);
   positive("num_layers", num_layers);
+  if (batch_norm && !(batch_norm_eps > 0 && std::isfinite(batch_norm_eps)))
+    throw std::invalid_argument("batch_norm_eps must be a finite number > 0");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
     if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
@@ -76,6 +78,10 @@ Gru<T>::Gru(const GruConfig& config) : impl_(std::make_unique<Impl>()) {
     impl_->weight_hh.emplace_back(static_cast<size_t>(3 * H * H), T(0));
     impl_->bias_ih.emplace_back(static_cast<size_t>(3 * H), T(0));
     impl_->bias_hh.emplace_back(static_cast<size_t>(3 * H), T(0));
+    impl_->bn_weight.emplace_back(static_cast<size_t>(2 * H), T(1));
+    impl_->bn_bias.emplace_back(static_cast<size_t>(2 * H), T(0));
+    impl_->bn_mean.emplace_back(static_cast<size_t>(2 * H), T(0));
+    impl_->bn_var.emplace_back(static_cast<size_t>(2 * H), T(1));
   }
 }
 
@@ -107,6 +113,22 @@ void Gru<T>::set_params(int64_t layer, int64_t direction, const LayerParams<T>& 
   std::lock_guard<std::mutex> lock(impl_->pack_mutex);
   impl_->last_packed.store(nullptr, std::memory_order_release);
   impl_->packed.clear();
+}
+
+template <class T>
+void Gru<T>::set_batch_norm(int64_t layer, int64_t direction, const T* weight, const T* bias, const T* running_mean,
+                            const T* running_var) {
+  const GruConfig& c = impl_->cfg;
+  if (!c.batch_norm) throw std::invalid_argument("this GRU has no batch norm");
+  if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+    throw std::invalid_argument("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+  if (!weight || !bias || !running_mean || !running_var) throw std::invalid_argument("batch norm arrays must not be null");
+  const size_t i = static_cast<size_t>(layer * c.directions() + direction);
+  const size_t n = static_cast<size_t>(2 * c.hidden_size);
+  std::copy(weight, weight + n, impl_->bn_weight[i].begin());
+  std::copy(bias, bias + n, impl_->bn_bias[i].begin());
+  std::copy(running_mean, running_mean + n, impl_->bn_mean[i].begin());
+  std::copy(running_var, running_var + n, impl_->bn_var[i].begin());
 }
 
 template <class T>

@@ -3,6 +3,7 @@
 // GEMMs over all steps after the loop.
 #include <cstring>
 
+#include "batch_norm.h"
 #include "cache_layout.h"
 #include "dropout.h"
 #include "gru_impl.h"
@@ -66,7 +67,7 @@ size_t Gru<T>::backward_workspace_size(const SequenceBatch& b) const {
 
 template <class T>
 void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, const T* dh_n, T* dx, T* dh0,
-                      const LayerGrads<T>* grads, double dropout, uint64_t seed, T* workspace) const {
+                      const LayerGrads<T>* grads, const TrainingMode& mode, T* workspace) const {
   const GruConfig& c = impl_->cfg;
   const kernels::TypedKernels<T>& K = dispatch::active_table().get<T>();
   const SequenceLayout lay = SequenceLayout::make(batch);
@@ -120,6 +121,11 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
       lay.from_slots(buf.dstate, H, dh0 + i * batch.batch * H);
 
       const LayerGrads<T>& G = grads[i];
+      if (c.batch_norm) {
+        const T* x_hat = cache + cl.batch_norm_offset(l, d);
+        batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
+                            mode.batch_statistics, G.bn_weight, G.bn_bias);
+      }
       parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, N, buf.dgx, 3 * H, in, din, G.weight_ih, din), false, K.nr);
       if (c.reset_after) {
         parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, N, buf.dgh, 3 * H, records + 4 * H, rw, G.weight_hh, H),
@@ -138,11 +144,11 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
                     nn(N, din, 3 * H, buf.dgx, 3 * H, impl_->weight_ih[i].data(), din, din_grad, din, d > 0),
                     false, K.nr);
     }
-    if (l > 0 && dropout > 0) {
+    if (l > 0 && mode.dropout > 0) {
       for (int64_t t = 0; t < batch.steps; ++t)
         for (int64_t j = 0; j < lay.batch_sizes[t]; ++j) {
           T* row = din_grad + (lay.offsets[t] + j) * din;
-          for (int64_t f = 0; f < din; ++f) row[f] *= dropout_scale<T>(seed, l, t, lay.order[j], f, dropout);
+          for (int64_t f = 0; f < din; ++f) row[f] *= dropout_scale<T>(mode.seed, l, t, lay.order[j], f, mode.dropout);
         }
     }
     dout = din_grad;
@@ -153,8 +159,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
 template size_t Gru<float>::backward_workspace_size(const SequenceBatch&) const;
 template size_t Gru<double>::backward_workspace_size(const SequenceBatch&) const;
 template void Gru<float>::backward(const SequenceBatch&, const float*, const float*, const float*, float*, float*,
-                                   const LayerGrads<float>*, double, uint64_t, float*) const;
+                                   const LayerGrads<float>*, const TrainingMode&, float*) const;
 template void Gru<double>::backward(const SequenceBatch&, const double*, const double*, const double*, double*,
-                                    double*, const LayerGrads<double>*, double, uint64_t, double*) const;
+                                    double*, const LayerGrads<double>*, const TrainingMode&, double*) const;
 
 }  // namespace fastgru

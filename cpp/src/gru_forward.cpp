@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "batch_norm.h"
 #include "cache_layout.h"
 #include "dropout.h"
 #include "gru_impl.h"
@@ -62,7 +63,7 @@ size_t Gru<T>::forward_workspace_size(const SequenceBatch& b) const {
 
 template <class T>
 void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, T* h_n, T* cache,
-                     double dropout, uint64_t seed, T* workspace) const {
+                     const TrainingMode& mode, T* workspace, T* bn_stats) const {
   const GruConfig& c = impl_->cfg;
   const kernels::KernelTable& table = dispatch::active_table();
   const kernels::TypedKernels<T>& K = table.get<T>();
@@ -95,6 +96,13 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const PackedLayer<T>& P = packed.layers[i];
       const T* b_hh = impl_->bias_hh[i].data();
       project_all_steps(K, P, impl_->bias_ih[i].data(), H, lay.rows, in, din, buf.gx);
+      if (c.batch_norm) {
+        T* x_hat = cache ? cache + cl.batch_norm_offset(l, d) : nullptr;
+        batch_norm_forward(lay.rows, H, buf.gx, impl_->bn_weight[i].data(), impl_->bn_bias[i].data(),
+                           impl_->bn_mean[i].data(), impl_->bn_var[i].data(), c.batch_norm_eps, mode.batch_statistics,
+                           x_hat, x_hat ? x_hat + cl.max_rows * 2 * H : nullptr,
+                           bn_stats && mode.batch_statistics ? bn_stats + i * 4 * H : nullptr);
+      }
       lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state[0]);
       T* records = cache ? cache + cl.records_offset(l, d) : nullptr;
       int cur = 0;  // buf.state[cur] holds the state before this step
@@ -115,12 +123,12 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       }
       lay.from_slots(buf.state[cur], H, h_n + i * batch.batch * H);
     }
-    if (!last && dropout > 0) {
+    if (!last && mode.dropout > 0) {
       for (int64_t t = 0; t < batch.steps; ++t)
         for (int64_t j = 0; j < lay.batch_sizes[t]; ++j) {
           T* row = out + (lay.offsets[t] + j) * out_width;
           for (int64_t f = 0; f < out_width; ++f)
-            row[f] *= dropout_scale<T>(seed, l + 1, t, lay.order[j], f, dropout);
+            row[f] *= dropout_scale<T>(mode.seed, l + 1, t, lay.order[j], f, mode.dropout);
         }
     }
     in = out;
@@ -131,8 +139,8 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
 template size_t Gru<float>::forward_workspace_size(const SequenceBatch&) const;
 template size_t Gru<double>::forward_workspace_size(const SequenceBatch&) const;
 template void Gru<float>::forward(const SequenceBatch&, const float*, const float*, float*, float*, float*,
-                                  double, uint64_t, float*) const;
+                                  const TrainingMode&, float*, float*) const;
 template void Gru<double>::forward(const SequenceBatch&, const double*, const double*, double*, double*,
-                                   double*, double, uint64_t, double*) const;
+                                   double*, const TrainingMode&, double*, double*) const;
 
 }  // namespace fastgru

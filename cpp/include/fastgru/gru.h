@@ -25,6 +25,9 @@ struct GruConfig {
   bool bidirectional = false;
   bool reset_after = true;
   CellMath math;  // activations and clip (default: sigmoid, tanh, none)
+  // Batch norm on the z and n blocks of the input projection (Light GRU); see set_batch_norm.
+  bool batch_norm = false;
+  double batch_norm_eps = 1e-5;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {
@@ -56,13 +59,26 @@ struct LayerParams {
   const T* bias_hh;
 };
 
-// Where one layer/direction's gradients go (overwritten). Bias pointers may be null (skipped).
+// Where one layer/direction's gradients go (overwritten). Bias pointers may be null (skipped);
+// bn_weight / bn_bias (2H, gate blocks z and n) only with batch norm.
 template <class T>
 struct LayerGrads {
   T* weight_ih;
   T* weight_hh;
   T* bias_ih;
   T* bias_hh;
+  T* bn_weight = nullptr;
+  T* bn_bias = nullptr;
+};
+
+// What a forward pass that backward() may follow does beyond inference; backward() takes the
+// same values. dropout: probability on the input of layers 1.., masks drawn from `seed`.
+// batch_statistics: batch norm normalises with this batch's statistics over its valid steps
+// (training) instead of the running ones.
+struct TrainingMode {
+  double dropout = 0.0;
+  uint64_t seed = 0;
+  bool batch_statistics = false;
 };
 
 template <class T>
@@ -77,6 +93,9 @@ class Gru {
 
   // Copies one layer/direction's weights; packed copies for the kernels are made from them.
   void set_params(int64_t layer, int64_t direction, const LayerParams<T>& params);
+  // Batch norm parameters of one layer/direction, each (2H) for gate blocks z then n.
+  void set_batch_norm(int64_t layer, int64_t direction, const T* weight, const T* bias, const T* running_mean,
+                      const T* running_var);
 
   // Sizes, in elements of T, of the caller-provided buffers. The cache holds what backward
   // needs (every layer's input and every step's gate activations).
@@ -87,16 +106,16 @@ class Gru {
   // x: [steps, batch, input_size] (time-major, contiguous); h0: [layers*dirs, batch, H] or null;
   // y: [steps, batch, dirs*H] (zero past each length); h_n: [layers*dirs, batch, H].
   // cache: cache_size() elements, or null when no backward will follow.
-  // dropout: probability applied to the input of layers 1.. (0 = none), masks drawn from `seed`.
+  // bn_stats: with batch norm and mode.batch_statistics, [layers*dirs, 2, 2H] receives each
+  // layer's batch mean and unbiased variance (for the caller's running statistics), or null.
   void forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, T* h_n, T* cache,
-               double dropout, uint64_t seed, T* workspace) const;
+               const TrainingMode& mode, T* workspace, T* bn_stats = nullptr) const;
 
-  // Gradients from a cache written by forward() with the same batch, dropout and seed.
+  // Gradients from a cache written by forward() with the same batch and mode.
   // dy / dh_n may be null (zeros). dx: [steps, batch, input_size]; dh0: [layers*dirs, batch, H];
   // grads: layers*dirs entries, index layer*dirs + direction.
   void backward(const SequenceBatch& batch, const T* cache, const T* dy, const T* dh_n, T* dx,
-                T* dh0, const LayerGrads<T>* grads, double dropout, uint64_t seed,
-                T* workspace) const;
+                T* dh0, const LayerGrads<T>* grads, const TrainingMode& mode, T* workspace) const;
 
   // Streaming: one time step of a unidirectional stack, the same arithmetic as forward() with
   // steps = 1. x: [batch, input_size]; h: [layers, batch, H]; h_out: [layers, batch, H] (must not
