@@ -75,6 +75,8 @@ template <class O>
 static inline typename O::V act_v(const ActivationSpec& s, typename O::V x) {
   if (s.kind == Activation::sigmoid) return vsigmoid<O>(x);
   if (s.kind == Activation::tanh) return vtanh<O>(x);
+  if (s.kind == Activation::relu)  // the Light GRU's candidate; clamp keeps NaN
+    return O::clamp(x, O::zero(), O::set1(static_cast<typename O::T>(INFINITY)));
   return per_lane<O>(x, [&](double v) { return act_scalar(s, v); });
 }
 
