@@ -159,6 +159,9 @@ static void gemm_gates_fixed(const GateGemmArgs<typename O::T>& g) {
       if (ncols == NR)
         gemm_tile<O, R, NP * NV, true, true, NV, false, true>(kc, g.a + k0, g.lda, 1, b, NR, ncols, g.c + j0, g.ldc,
                                                               bias, accumulate, g.block_stride, g.hidden);
+      else if (NV > 1 && ncols <= O::W)  // one register of each panel holds every live column
+        gemm_tile<O, R, NP, true, false, 1, false, true>(kc, g.a + k0, g.lda, 1, b, NR, ncols, g.c + j0, g.ldc, bias,
+                                                         accumulate, g.block_stride, g.hidden);
       else
         gemm_tile<O, R, NP * NV, true, false, NV, false, true>(kc, g.a + k0, g.lda, 1, b, NR, ncols, g.c + j0,
                                                                g.ldc, bias, accumulate, g.block_stride, g.hidden);
