@@ -9,17 +9,11 @@ namespace fastgru {
 namespace {
 
 // Gates [g0, g0 + gates) of C = A · W^T + b for gate columns [c0, c1) (C row stride ldc, gate g
-// at column g*H). Streaming rows (1-2) go through one multi-gate tile; batches through a GEMM
-// per gate. Both compute every element the same way.
+// at column g*H), in one call: A is packed once for all the gates.
 template <class T>
 void gate_gemm(const kernels::TypedKernels<T>& K, const PackedGates<T>& W, int64_t k, int64_t H, int g0, int gates,
                int64_t rows, const T* a, int64_t lda, const T* bias, T* c, int64_t ldc, int64_t c0, int64_t c1) {
-  if (rows <= 2) {
-    K.gemm_gates({rows, gates, k, c0, c1, a, lda, W.gate(g0), W.stride, bias + g0 * H, c + g0 * H, ldc, H});
-    return;
-  }
-  for (int g = g0; g < g0 + gates; ++g)
-    K.gemm_packed({rows, c1 - c0, k, a, lda, 1, W.gate(g) + c0 * k, 0, c + g * H + c0, ldc, bias + g * H + c0, false});
+  K.gemm_gates({rows, gates, k, c0, c1, a, lda, W.gate(g0), W.stride, bias + g0 * H, c + g0 * H, ldc, H});
 }
 
 // Fork only when each thread gets enough multiply-adds to pay for the hand-off.

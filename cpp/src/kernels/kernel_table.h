@@ -28,7 +28,8 @@ struct GemmArgs {
 
 // C[i, g*hidden + j] = A[i, :] · W_g[j, :] + bias[g*hidden + j] for gates g < `gates` and
 // columns j in [col_begin, col_end) (col_begin a multiple of nr), with gate g's packed panels
-// block_stride elements after gate g-1's. For 1-2 rows (streaming steps) only.
+// block_stride elements after gate g-1's. Any number of rows; 1-2 rows (streaming steps) run all
+// gates in one tile.
 template <class T>
 struct GateGemmArgs {
   int64_t rows, gates, k, col_begin, col_end;

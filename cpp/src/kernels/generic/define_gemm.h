@@ -14,5 +14,5 @@ void gemm_packed(const GemmArgs<float>& g) { gemm_body<OpsF32, kMrF32, kNvF32, t
 void gemm_packed(const GemmArgs<double>& g) { gemm_body<OpsF64, kMrF64, kNvF64, true>(g); }
 void gemm_rowmajor(const GemmArgs<float>& g) { gemm_body<OpsF32, kMrF32, kNvF32, false>(g); }
 void gemm_rowmajor(const GemmArgs<double>& g) { gemm_body<OpsF64, kMrF64, kNvF64, false>(g); }
-void gemm_gates(const GateGemmArgs<float>& g) { gemm_gates_body<OpsF32, kNvF32>(g); }
-void gemm_gates(const GateGemmArgs<double>& g) { gemm_gates_body<OpsF64, kNvF64>(g); }
+void gemm_gates(const GateGemmArgs<float>& g) { gemm_gates_body<OpsF32, kMrF32, kNvF32>(g); }
+void gemm_gates(const GateGemmArgs<double>& g) { gemm_gates_body<OpsF64, kMrF64, kNvF64>(g); }

@@ -95,6 +95,51 @@ static inline void pack_a_panel(const T* a, int64_t rsa, int64_t csa, int rows, 
 constexpr int64_t kGemmKc = 256;
 constexpr int64_t kGemmMcPanels = 12;  // MC = 12 * MR rows
 
+// Packs rows [0, mc) x k-slice [0, kc) of A into MR-row panels when that pays: always for a
+// strided A, and when several row panels will reuse each B panel. Returns whether it packed;
+// a few row-major rows (batch-1 steps) are read in place.
+template <int MR, class T>
+static inline bool pack_a_block(const T* a, int64_t rsa, int64_t csa, int64_t mc, int64_t kc, T* a_pack) {
+  const bool pack = csa != 1 || mc > MR;
+  if (pack)
+    for (int64_t ip = 0; ip < mc; ip += MR)
+      pack_a_panel<MR>(a + ip * rsa, rsa, csa, static_cast<int>(gemm_min(MR, mc - ip)), kc, a_pack + ip * kc);
+  return pack;
+}
+
+// One k-slice of one row block against n columns of B: `a` is the block's raw A (row i0,
+// column k0), used in place when not packed; `b` points at column 0 of these n columns in this
+// k-slice (packed: consecutive panels are k_total * NR apart).
+template <class O, int MR, int NV, bool PACKED>
+static inline void gemm_block(bool pack, const typename O::T* a_pack, const typename O::T* a, int64_t rsa,
+                              int64_t mc, int64_t kc, const typename O::T* b, int64_t ldb, int64_t k_total, int64_t n,
+                              typename O::T* c, int64_t ldc, const typename O::T* bias, bool accumulate) {
+  using T = typename O::T;
+  constexpr int64_t NR = NV * O::W;
+  for (int64_t j0 = 0; j0 < n; j0 += NR) {
+    const int64_t ncols = gemm_min(NR, n - j0);
+    const T* bj = PACKED ? b + j0 * k_total : b + j0;
+    const T* biasj = bias ? bias + j0 : nullptr;
+    for (int64_t ip = 0; ip < mc; ip += MR) {
+      const int rows = static_cast<int>(gemm_min(MR, mc - ip));
+      T* cj = c + ip * ldc + j0;
+      if (pack) {
+        const T* ap = a_pack + ip * kc;
+        if (ncols == NR)
+          gemm_rows<O, MR, NV, true, true, true>(rows, kc, ap, 1, MR, bj, ldb, ncols, cj, ldc, biasj, accumulate);
+        else
+          gemm_rows<O, MR, NV, PACKED, false, true>(rows, kc, ap, 1, MR, bj, ldb, ncols, cj, ldc, biasj, accumulate);
+      } else if (ncols == NR) {
+        gemm_rows<O, MR, NV, true, true, false>(rows, kc, a + ip * rsa, rsa, 1, bj, ldb, ncols, cj, ldc, biasj,
+                                                accumulate);
+      } else {
+        gemm_rows<O, MR, NV, PACKED, false, false>(rows, kc, a + ip * rsa, rsa, 1, bj, ldb, ncols, cj, ldc, biasj,
+                                                   accumulate);
+      }
+    }
+  }
+}
+
 template <class O, int MR, int NV, bool PACKED>
 static void gemm_body(const GemmArgs<typename O::T>& g) {
   using T = typename O::T;
@@ -103,40 +148,13 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
   alignas(64) static thread_local T a_pack[MC * kGemmKc];
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);
-    const bool accumulate = g.accumulate || k0 > 0;
-    const T* bias = k0 == 0 ? g.bias : nullptr;
+    const T* b = PACKED ? g.b + k0 * NR : g.b + k0 * g.b_row_stride;
     for (int64_t i0 = 0; i0 < g.m; i0 += MC) {
       const int64_t mc = gemm_min(MC, g.m - i0);
-      // A few row-major rows are read in place (batch-1 steps); packing pays off only when
-      // A is strided or many row panels reuse the same B panel.
-      const bool pack = g.a_col_stride != 1 || mc > MR;
-      if (pack)
-        for (int64_t ip = 0; ip < mc; ip += MR)
-          pack_a_panel<MR>(g.a + (i0 + ip) * g.a_row_stride + k0 * g.a_col_stride, g.a_row_stride, g.a_col_stride,
-                           static_cast<int>(gemm_min(MR, mc - ip)), kc, a_pack + ip * kc);
-      for (int64_t j0 = 0; j0 < g.n; j0 += NR) {
-        const int64_t ncols = gemm_min(NR, g.n - j0);
-        const T* b = PACKED ? g.b + j0 * g.k + k0 * NR : g.b + k0 * g.b_row_stride + j0;
-        const int64_t ldb = PACKED ? NR : g.b_row_stride;
-        const T* bj = bias ? bias + j0 : nullptr;
-        for (int64_t ip = 0; ip < mc; ip += MR) {
-          const int rows = static_cast<int>(gemm_min(MR, mc - ip));
-          const T* a = pack ? a_pack + ip * kc : g.a + (i0 + ip) * g.a_row_stride + k0;
-          const int64_t rsa = pack ? 1 : g.a_row_stride, csa = pack ? MR : 1;
-          T* c = g.c + (i0 + ip) * g.ldc + j0;
-          if (pack) {
-            if (ncols == NR)
-              gemm_rows<O, MR, NV, true, true, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
-            else
-              gemm_rows<O, MR, NV, PACKED, false, true>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj,
-                                                        accumulate);
-          } else if (ncols == NR) {
-            gemm_rows<O, MR, NV, true, true, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
-          } else {
-            gemm_rows<O, MR, NV, PACKED, false, false>(rows, kc, a, rsa, csa, b, ldb, ncols, c, g.ldc, bj, accumulate);
-          }
-        }
-      }
+      const T* a = g.a + i0 * g.a_row_stride + k0 * g.a_col_stride;
+      const bool pack = pack_a_block<MR>(a, g.a_row_stride, g.a_col_stride, mc, kc, a_pack);
+      gemm_block<O, MR, NV, PACKED>(pack, a_pack, a, g.a_row_stride, mc, kc, b, PACKED ? NR : g.b_row_stride, g.k, g.n,
+                                    g.c + i0 * g.ldc, g.ldc, k0 == 0 ? g.bias : nullptr, g.accumulate || k0 > 0);
     }
   }
 }
@@ -169,13 +187,38 @@ static void gemm_gates_fixed(const GateGemmArgs<typename O::T>& g) {
   }
 }
 
-template <class O, int NV>
+// Batches (3+ rows): like gemm_body, with A packed once per block for all the gates.
+template <class O, int MR, int NV>
+static void gemm_gates_blocked(const GateGemmArgs<typename O::T>& g) {
+  using T = typename O::T;
+  constexpr int64_t NR = NV * O::W;
+  constexpr int64_t MC = kGemmMcPanels * MR;
+  alignas(64) static thread_local T a_pack[MC * kGemmKc];
+  const int64_t n = g.col_end - g.col_begin;
+  for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
+    const int64_t kc = gemm_min(kGemmKc, g.k - k0);
+    for (int64_t i0 = 0; i0 < g.rows; i0 += MC) {
+      const int64_t mc = gemm_min(MC, g.rows - i0);
+      const T* a = g.a + i0 * g.lda + k0;
+      const bool pack = pack_a_block<MR>(a, g.lda, 1, mc, kc, a_pack);
+      for (int64_t gate = 0; gate < g.gates; ++gate) {
+        const int64_t col = gate * g.hidden + g.col_begin;
+        gemm_block<O, MR, NV, true>(pack, a_pack, a, g.lda, mc, kc, g.b + gate * g.block_stride + g.col_begin * g.k + k0 * NR,
+                                    NR, g.k, n, g.c + i0 * g.ldc + col, g.ldc, k0 == 0 ? g.bias + col : nullptr,
+                                    k0 > 0);
+      }
+    }
+  }
+}
+
+template <class O, int MR, int NV>
 static void gemm_gates_body(const GateGemmArgs<typename O::T>& g) {
 #define FASTGRU_GATES(R, NP) \
   if (g.rows == R && g.gates == NP) return gemm_gates_fixed<O, NV, R, NP>(g);
   FASTGRU_GATES(1, 1) FASTGRU_GATES(1, 2) FASTGRU_GATES(1, 3)
   FASTGRU_GATES(2, 1) FASTGRU_GATES(2, 2) FASTGRU_GATES(2, 3)
 #undef FASTGRU_GATES
+  gemm_gates_blocked<O, MR, NV>(g);
 }
 
 // out[p][kk][c] = w[p*NR + c][kk]: panels of NR output columns, k-major, zero-padded.
