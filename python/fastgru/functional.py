@@ -7,26 +7,18 @@ functions pack the given weights on every call.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
 
-from . import _core
+from . import _core, cells
 from ._validation import check_dropout, check_shape, float_array, lengths_array
 
 __all__ = ["gru_forward", "gru_backward", "param_names", "GruCache"]
 
 
-def param_names(num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
-    """Parameter names in PyTorch's state_dict order."""
-    names = []
-    for layer in range(num_layers):
-        for suffix in ("", "_reverse") if bidirectional else ("",):
-            names += [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-            if bias:
-                names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
-    return names
+param_names = cells.param_names  # PyTorch's state_dict order; the same names for every cell form
 
 
 @dataclass(frozen=True)
@@ -41,26 +33,27 @@ class Spec:
     reset_after: bool
     batch_first: bool
     dtype: np.dtype
+    # The cell form (gates / update / cell) whose public parameters map onto the core's cell;
+    # reset_after above is the core's (already resolved: False for an MGU).
+    form: cells.Form = cells.STANDARD
+    math: cells.CellMath = cells.STANDARD_MATH  # activations and clip
 
     @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        H = self.hidden_size
-        shapes = {}
-        for name in param_names(self.num_layers, self.bidirectional, self.bias):
-            layer = int(re.search(r"_l(\d+)", name).group(1))
-            din = self.input_size if layer == 0 else self.directions * H
-            shapes[name] = (3 * H, din) if name.startswith("weight_ih") else (3 * H, H) if name.startswith(
-                "weight_hh") else (3 * H,)
-        return shapes
+        """The public parameters' shapes (the form's), in state_dict order."""
+        return cells.param_shapes(self.form, self.input_size, self.hidden_size, self.num_layers,
+                                  self.bidirectional, self.bias)
 
 
 def make_core(spec: Spec, params: Mapping[str, np.ndarray]) -> Any:
+    """A core holding `params` (public, checked shapes), mapped onto the core's standard cell."""
+    params = cells.to_internal(spec.form, spec.hidden_size, params)
     core_cls = _core.GruF32 if spec.dtype == np.float32 else _core.GruF64
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias, spec.bidirectional,
-                    spec.reset_after)
+                    spec.reset_after, **spec.math.core_kwargs())
     for layer in range(spec.num_layers):
         for d in range(spec.directions):
             s = f"l{layer}{'_reverse' if d else ''}"
@@ -160,25 +153,29 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
     grads = {"x": from_time_major(spec, dx, cache.unbatched), "h0": dh0[:, 0, :] if cache.unbatched else dh0}
     names = param_names(spec.num_layers, spec.bidirectional, spec.bias)
     flat = [g for layer in per_layer for g in layer]
-    grads.update(zip(names, flat))
+    grads.update(cells.to_public_grads(spec.form, spec.hidden_size, dict(zip(names, flat))))
     return grads
 
 
 def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirectional: bool | None,
-                     reset_after: bool, batch_first: bool) -> Spec:
+                     reset_after: bool | None, batch_first: bool, gates: Any = "full", update: Any = "old",
+                     cell: Any = "gru") -> Spec:
     if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
         raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
+    bias = "bias_ih_l0" in params
+    form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
+    blocks = cells.row_blocks(form, "weight_ih")
     w = np.asarray(params["weight_ih_l0"])
-    if w.ndim != 2 or w.shape[0] % 3 != 0 or w.shape[0] == 0:
-        raise ValueError(f"weight_ih_l0 must have shape (3*hidden_size, input_size), got {w.shape}")
+    if w.ndim != 2 or w.shape[0] % blocks != 0 or w.shape[0] == 0:
+        rows = "hidden_size" if blocks == 1 else f"{blocks}*hidden_size"
+        raise ValueError(f"weight_ih_l0 must have shape ({rows}, input_size), got {w.shape}")
     dtype = w.dtype if w.dtype in (np.float32, np.float64) else np.dtype(np.float32)
     if num_layers is None:
         num_layers = 1 + max(int(m.group(1)) for k in params if (m := re.match(r"weight_ih_l(\d+)", k)))
     if bidirectional is None:
         bidirectional = "weight_ih_l0_reverse" in params
-    bias = "bias_ih_l0" in params
-    return Spec(w.shape[1], w.shape[0] // 3, num_layers, bidirectional, bias, reset_after, batch_first,
-                np.dtype(dtype))
+    return Spec(w.shape[1], w.shape[0] // blocks, num_layers, bidirectional, bias, reset_after, batch_first,
+                np.dtype(dtype), form)
 
 
 def checked_params(spec: Spec, params: Mapping[str, Any], strict: bool = True) -> dict[str, np.ndarray]:
@@ -197,11 +194,19 @@ def checked_params(spec: Spec, params: Mapping[str, Any], strict: bool = True) -
 
 
 def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any = None, *,
-                num_layers: int | None = None, bidirectional: bool | None = None, reset_after: bool = True,
+                num_layers: int | None = None, bidirectional: bool | None = None, reset_after: bool | None = None,
                 batch_first: bool = False, dropout: float = 0.0, training: bool = False,
-                dropout_seed: int = 0) -> tuple[np.ndarray, np.ndarray, GruCache]:
-    """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md."""
-    spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first)
+                dropout_seed: int = 0, gates: str = "full", update: str = "old", cell: str = "gru",
+                activation: str = "tanh", recurrent_activation: str = "sigmoid", activation_alpha: float | None = None,
+                activation_beta: float | None = None, recurrent_activation_alpha: float | None = None,
+                recurrent_activation_beta: float | None = None,
+                clip: float | None = None) -> tuple[np.ndarray, np.ndarray, GruCache]:
+    """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
+    cell form's public parameters; reset_after=None means True, or False for cell="mgu"."""
+    spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell)
+    spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
+                                               activation_beta, recurrent_activation_alpha,
+                                               recurrent_activation_beta, clip))
     p = checked_params(spec, params)
     core = make_core(spec, p)
     rate = check_dropout(dropout) if training else 0.0

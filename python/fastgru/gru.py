@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import cells
 from . import functional as F
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
 
@@ -19,29 +20,44 @@ class GRU:
 
     ``reset_after=True`` is PyTorch/cuDNN's cell; ``reset_after=False`` applies the reset gate
     before the recurrent product (Cho et al. 2014, ONNX's default, Keras ``reset_after=False``).
+    ``reset_after=None`` (the default) is True, except for ``cell="mgu"`` (a reset-before cell).
+
+    ``gates``, ``update`` and ``cell`` select a cell form from the literature that is this cell with
+    its parameters mapped (fastgru.cells, docs/API.md "Cell forms"); the parameters are the form's own.
+    ``activation`` (candidate), ``recurrent_activation`` (gates), their ``*_alpha``/``*_beta`` and
+    ``clip`` are ONNX's GRU attributes (docs/API.md "Activations and clip").
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 reset_after: bool = True, dtype: Any = np.float32, seed: int | None = None,
-                 padding: str = "zeros") -> None:
+                 reset_after: bool | None = None, dtype: Any = np.float32, seed: int | None = None,
+                 padding: str = "zeros", *, gates: str = "full", update: str = "old", cell: str = "gru",
+                 activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 activation_alpha: float | None = None, activation_beta: float | None = None,
+                 recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
+                 clip: float | None = None) -> None:
         if not isinstance(padding, str) or padding not in ("zeros", "carry"):
             raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
         self._padding = padding
+        bias = check_bool("bias", bias)
+        form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
         self._spec = F.Spec(
             check_size("input_size", input_size),
             check_size("hidden_size", hidden_size),
             check_size("num_layers", num_layers, maximum=4096),
             check_bool("bidirectional", bidirectional),
-            check_bool("bias", bias),
-            check_bool("reset_after", reset_after),
+            bias,
+            reset_after,
             check_bool("batch_first", batch_first),
             check_dtype(dtype),
+            form,
+            cells.check_math(form, activation, recurrent_activation, activation_alpha, activation_beta,
+                             recurrent_activation_alpha, recurrent_activation_beta, clip),
         )
         self.dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
-        bound = 1.0 / np.sqrt(hidden_size)
+        bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's init, for the form's own (public) parameters
         params = {name: self._rng.uniform(-bound, bound, size=shape).astype(self.dtype)
                   for name, shape in self._spec.param_shapes().items()}
         self._set_params(params)
@@ -57,6 +73,16 @@ class GRU:
     dtype = property(lambda self: self._spec.dtype)
     num_directions = property(lambda self: self._spec.directions)
     padding = property(lambda self: self._padding)
+    gates = property(lambda self: self._spec.form.gates)
+    update = property(lambda self: self._spec.form.update)
+    cell = property(lambda self: self._spec.form.cell)
+    activation = property(lambda self: self._spec.math.activation)
+    recurrent_activation = property(lambda self: self._spec.math.recurrent_activation)
+    activation_alpha = property(lambda self: self._spec.math.activation_alpha)
+    activation_beta = property(lambda self: self._spec.math.activation_beta)
+    recurrent_activation_alpha = property(lambda self: self._spec.math.recurrent_activation_alpha)
+    recurrent_activation_beta = property(lambda self: self._spec.math.recurrent_activation_beta)
+    clip = property(lambda self: self._spec.math.clip)
 
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         for arr in params.values():
@@ -75,9 +101,13 @@ class GRU:
     def __repr__(self) -> str:
         extra = [f"num_layers={self.num_layers}"] if self.num_layers != 1 else []
         for name, default in (("bias", True), ("batch_first", False), ("bidirectional", False),
-                              ("reset_after", True)):
+                              ("reset_after", self.cell != "mgu")):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)}")
+        for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"),
+                              *cells.STANDARD_MATH.config().items()):
+            if getattr(self, name) != default:
+                extra.append(f"{name}={getattr(self, name)!r}")
         if self.dropout:
             extra.append(f"dropout={self.dropout}")
         if self._padding != "zeros":
@@ -170,17 +200,41 @@ class GRU:
         params = {k: (given[k] if k in given else v).copy() for k, v in self._params.items()}
         self._set_params(params)
 
+    def to_standard(self) -> "GRU":
+        """The equivalent standard GRU (gates="full", update="old", cell="gru"): its parameters are
+        the ones this model's form maps to, so it computes the same function with the same core
+        arithmetic (bit for bit). Every other setting is kept; a new generator (seed 0) drives its
+        dropout. Exports (to_torch, to_onnx, to_keras_weights) write this model."""
+        std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
+                         self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
+                         padding=self._padding, **self._spec.math.config())
+        std.load_state_dict(cells.to_internal(self._spec.form, self.hidden_size, self._params))
+        return std
+
+    def _exportable(self, to: str) -> "GRU":
+        if not self._spec.math.standard and to != "Keras":
+            raise ValueError(f"{to} export writes the default activations (sigmoid gates, tanh candidate, no "
+                             f"clip); this model has activation={self.activation!r}, recurrent_activation="
+                             f"{self.recurrent_activation!r}, clip={self.clip!r}")
+        return self if self._spec.form.standard else self.to_standard()
+
     # Frameworks and files.
     @classmethod
     def from_torch(cls, module: Any) -> "GRU":
+        """From a torch.nn.GRU or a torch.nn.GRUCell (a 1-layer unidirectional GRU)."""
         from ._torch import from_torch
 
         return from_torch(cls, module)
 
-    def to_torch(self) -> Any:
+    def to_torch(self, cell: bool = False) -> Any:
+        """A torch.nn.GRU with this model's weights, or with cell=True a torch.nn.GRUCell (1-layer
+        unidirectional models only). Other cell forms export their equivalent standard GRU."""
         from ._torch import to_torch
 
-        return to_torch(self)
+        if self.cell == "mgu":
+            raise ValueError("cell='mgu' is a reset-before GRU (r = f, z = 1 - f) and torch.nn.GRU has only the "
+                             "reset-after cell; export it with to_onnx or to_keras_weights instead")
+        return to_torch(self._exportable("PyTorch"), cell)
 
     @classmethod
     def from_keras(cls, layer_or_weights: Any, reset_after: bool | None = None, **kwargs: Any) -> "GRU":
@@ -194,19 +248,25 @@ class GRU:
         """The list a Keras GRU's (or Bidirectional's) set_weights takes, for one layer."""
         from ._keras import to_keras_weights
 
-        return to_keras_weights(self, layer)
+        if self.clip is not None:
+            raise ValueError(f"Keras's GRU has no clip; this model has clip={self.clip}")
+        # Other cell forms: the equivalent standard GRU. Other activations: the weights are the same;
+        # the Keras layer needs the same activation and recurrent_activation set.
+        return to_keras_weights(self._exportable("Keras"), layer)
 
     def config(self) -> dict[str, Any]:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
-                    padding=self._padding)
+                    padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
+                    **self._spec.math.config())
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
-        """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru."""
+        """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
+        cell forms export their equivalent standard GRU (to_standard())."""
         from .onnx import export_gru
 
-        return export_gru(self, path, **kwargs)
+        return export_gru(self._exportable("ONNX"), path, **kwargs)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Saves config and parameters to an .npz file (read back with fastgru.load)."""

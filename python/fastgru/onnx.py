@@ -464,6 +464,7 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     (L*dirs, B, H) unless ``initial_h=False``, int32 ``lengths`` (B,) when ``sequence_lens``;
     outputs ``y`` and ``h_n`` as ``gru(x, h0, lengths)`` returns them. T and B are dynamic; x
     must be 3-D. The weights keep gru's dtype (ONNX Runtime 1.31 runs float32 GRUs only).
+    Other cell forms are written as their equivalent standard GRU (``gru.to_standard()``).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -472,6 +473,7 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
 
     if not isinstance(gru, GRU):
         raise TypeError(f"export_gru expects a fastgru.GRU, got {type(gru).__name__}")
+    gru = gru._exportable("ONNX")
     if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or not (
             MIN_OPSET <= opset <= onnx.defs.onnx_opset_version()):
         raise ValueError(f"opset must be an int in [{MIN_OPSET}, {onnx.defs.onnx_opset_version()}], got {opset!r}")

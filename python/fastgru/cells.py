@@ -1,0 +1,283 @@
+"""GRU cell forms that are the core's 3-gate cell with the parameters mapped (no new kernels).
+
+The core computes one cell (PyTorch's layout: gate row blocks r, z, n). Each form below is that
+cell with some parameters fixed at zero, some negated, or one block used twice; this module is
+the one place that says how. A form has *public* parameters (what ``state_dict`` holds, only the
+ones the form uses) and *internal* parameters (the full standard-GRU arrays the core runs):
+
+- ``to_internal``: public -> internal (a placement of row blocks, negated where the form says;
+  negation is exact, so the internal model is the form's cell bit for bit).
+- ``to_public_grads``: internal gradients -> public gradients (the transpose of that map: the used
+  blocks, negated back; a block used twice gets the sum of its two gradients).
+
+Forms (see docs/API.md, "Cell forms"):
+
+- ``gates`` (Dey & Salem 2017): "full"; "type1" (r, z see only h and the biases); "type2"
+  (only h); "type3" (only the biases).
+- ``update``: "old" (h' = (1 - z) n + z h, every framework's) or "candidate" (h' = z n +
+  (1 - z) h, Chung et al. 2014 / Wikipedia) = "old" with the z pre-activation negated,
+  since sigma(-a) = 1 - sigma(a).
+- ``cell="mgu"`` (Zhou et al. 2016): f = sigma(W_f x + b_if + U_f h + b_hf);
+  n = tanh(W_n x + b_in + U_n (f * h) + b_hn); h' = (1 - f) h + f n. That is the reset-before
+  GRU with r = f and z = 1 - f (the negated f pre-activation).
+
+Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
+default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
+the core runs them. The negation tricks above need a gate activation with f(-a) = 1 - f(a).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._validation import check_bool, check_choice
+
+__all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check_math", "param_names",
+           "param_shapes", "row_blocks", "to_internal", "to_public_grads"]
+
+GATES = ("full", "type1", "type2", "type3")
+UPDATES = ("old", "candidate")
+CELLS = ("gru", "mgu", "ligru")
+
+KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+R, Z, N = 0, 1, 2  # the core's gate row blocks
+
+
+@dataclass(frozen=True)
+class Form:
+    gates: str = "full"
+    update: str = "old"
+    cell: str = "gru"
+
+    @property
+    def standard(self) -> bool:
+        return self == STANDARD
+
+
+STANDARD = Form()
+
+
+def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool) -> tuple[Form, bool]:
+    """The validated form and the core's reset_after (None resolves to the cell's own form)."""
+    cell = check_choice("cell", cell, CELLS)
+    if cell == "ligru":
+        raise NotImplementedError("cell='ligru' (Ravanelli et al. 2018: no reset gate, ReLU candidate) is not "
+                                  "the core's cell with mapped parameters; it needs its own kernel, which "
+                                  "fastgru does not have yet")
+    gates = check_choice("gates", gates, GATES)
+    update = check_choice("update", update, UPDATES)
+    if reset_after is not None:
+        reset_after = check_bool("reset_after", reset_after)
+    if cell == "mgu":
+        if gates != "full":
+            raise ValueError(f"gates={gates!r} is not defined for cell='mgu' (the Dey & Salem gate types are "
+                             "GRU variants); use gates='full'")
+        if update != "old":
+            raise ValueError(f"update={update!r} is not defined for cell='mgu': its update is fixed by Zhou et "
+                             "al. 2016, h' = (1 - f) h + f n; leave update='old'")
+        if reset_after:
+            raise ValueError("cell='mgu' is a reset-before cell (n = tanh(W_n x + b_in + U_n (f * h) + b_hn), "
+                             "Zhou et al. 2016); reset_after must be False or None")
+        reset_after = False
+    elif reset_after is None:
+        reset_after = True  # PyTorch's cell
+    if gates == "type3" and not bias:
+        raise ValueError("gates='type3' needs bias=True: its gates are sigma(bias) alone, which would be the "
+                         "constant 1/2 without a bias")
+    return Form(gates, update, cell), reset_after
+
+
+# For each form and parameter kind: the public array's row blocks in order, each a list of
+# (internal gate block, sign). Internal blocks no public block names are zero.
+_P, _M = 1, -1
+_FULL = [[(R, _P)], [(Z, _P)], [(N, _P)]]
+_ONLY_N = [[(N, _P)]]
+_LAYOUTS: dict[tuple[str, str], dict[str, list[list[tuple[int, int]]]]] = {
+    ("full", "gru"): dict(weight_ih=_FULL, weight_hh=_FULL, bias_ih=_FULL, bias_hh=_FULL),
+    ("type1", "gru"): dict(weight_ih=_ONLY_N, weight_hh=_FULL, bias_ih=_FULL, bias_hh=_FULL),
+    ("type2", "gru"): dict(weight_ih=_ONLY_N, weight_hh=_FULL, bias_ih=_ONLY_N, bias_hh=_ONLY_N),
+    # Type 3: the gate biases b_ir + b_hr (and b_iz + b_hz) only ever appear summed, so the gates
+    # keep one bias each, in bias_ih; bias_hh keeps b_hn (inside r * (...) when reset_after).
+    ("type3", "gru"): dict(weight_ih=_ONLY_N, weight_hh=_ONLY_N, bias_ih=_FULL, bias_hh=_ONLY_N),
+}
+_MGU = [[(R, _P), (Z, _M)], [(N, _P)]]  # r = f, z = 1 - f = sigma(-a_f)
+_LAYOUTS[("full", "mgu")] = dict(weight_ih=_MGU, weight_hh=_MGU, bias_ih=_MGU, bias_hh=_MGU)
+
+
+def _layout(form: Form) -> dict[str, list[list[tuple[int, int]]]]:
+    base = _LAYOUTS[(form.gates, form.cell)]
+    if form.update == "old":
+        return base
+    # update="candidate": the z pre-activation negated wherever z has a parameter.
+    return {kind: [[(g, -s if g == Z else s) for g, s in blk] for blk in blocks] for kind, blocks in base.items()}
+
+
+def row_blocks(form: Form, kind: str) -> int:
+    """How many H-row blocks the public `kind` ("weight_ih", ...) has: 3 for the standard GRU."""
+    return len(_layout(form)[kind])
+
+
+def param_names(num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
+    """Parameter names in PyTorch's state_dict order (the same names for every form)."""
+    names = []
+    for layer in range(num_layers):
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            names += [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
+            if bias:
+                names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+    return names
+
+
+def _kind(name: str) -> str:
+    return name[:name.index("_l")]  # "weight_ih_l0_reverse" -> "weight_ih", "bias_hh_l1" -> "bias_hh"
+
+
+def param_shapes(form: Form, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool,
+                 bias: bool) -> dict[str, tuple[int, ...]]:
+    """The public parameters' shapes, in state_dict order."""
+    H, dirs = hidden_size, 2 if bidirectional else 1
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name in param_names(num_layers, bidirectional, bias):
+        kind = _kind(name)
+        rows = row_blocks(form, kind) * H
+        layer = int(re.search(r"_l(\d+)", name).group(1))
+        cols = {"weight_ih": input_size if layer == 0 else dirs * H, "weight_hh": H}.get(kind)
+        shapes[name] = (rows,) if cols is None else (rows, cols)
+    return shapes
+
+
+def to_internal(form: Form, hidden_size: int, params: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """Public parameters (checked shapes) -> the standard GRU's (3H, ...) parameters, exactly."""
+    if form.standard:
+        return params
+    H, layout = hidden_size, _layout(form)
+    out = {}
+    for name, pub in params.items():
+        full = np.zeros((3 * H,) + pub.shape[1:], dtype=pub.dtype)
+        for j, blk in enumerate(layout[_kind(name)]):
+            src = pub[j * H:(j + 1) * H]
+            for g, s in blk:
+                full[g * H:(g + 1) * H] = src if s > 0 else -src
+        out[name] = full
+    return out
+
+
+def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Gradients of the internal parameters -> gradients of the public ones (the map's transpose)."""
+    if form.standard:
+        return dict(grads)
+    H, layout = hidden_size, _layout(form)
+    out = {}
+    for name, g_full in grads.items():
+        parts = []
+        for blk in layout[_kind(name)]:
+            acc = None
+            for g, s in blk:
+                part = g_full[g * H:(g + 1) * H]
+                part = part if s > 0 else -part
+                acc = part if acc is None else acc + part
+            parts.append(acc)
+        out[name] = np.ascontiguousarray(np.concatenate(parts, axis=0))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations and clip (ONNX's GRU attributes, Keras's argument names).
+
+_REQUIRED = "required"
+# name -> (alpha, beta) when not given: ONNX's operator defaults; None = the function has no such
+# parameter; _REQUIRED = ONNX gives no default (ScaledTanh).
+ACTIVATIONS: dict[str, tuple[Any, Any]] = {
+    "sigmoid": (None, None), "tanh": (None, None), "relu": (None, None),
+    "affine": (1.0, 0.0), "leaky_relu": (0.01, None), "thresholded_relu": (1.0, None),
+    "scaled_tanh": (_REQUIRED, _REQUIRED), "hard_sigmoid": (0.2, 0.5), "elu": (1.0, None),
+    "softsign": (None, None), "softplus": (None, None),
+}
+_BY_KEY = {name.replace("_", ""): name for name in ACTIVATIONS}  # "LeakyRelu", "leaky_relu" -> "leaky_relu"
+
+
+@dataclass(frozen=True)
+class CellMath:
+    """The cell's activations (alpha/beta resolved: None where the function has none) and clip."""
+
+    activation: str = "tanh"
+    activation_alpha: float | None = None
+    activation_beta: float | None = None
+    recurrent_activation: str = "sigmoid"
+    recurrent_activation_alpha: float | None = None
+    recurrent_activation_beta: float | None = None
+    clip: float | None = None
+
+    @property
+    def standard(self) -> bool:
+        return self == STANDARD_MATH
+
+    def core_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the core's constructor (none for the standard pair)."""
+        if self.standard:
+            return {}
+        return dict(gate_activation=self.recurrent_activation, gate_alpha=self.recurrent_activation_alpha or 0.0,
+                    gate_beta=self.recurrent_activation_beta or 0.0, candidate_activation=self.activation,
+                    candidate_alpha=self.activation_alpha or 0.0, candidate_beta=self.activation_beta or 0.0,
+                    clip=self.clip)
+
+    def config(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+STANDARD_MATH = CellMath()
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number or None, got {value!r}")
+    return float(value)
+
+
+def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, float | None, float | None]:
+    key = value.replace("_", "").lower() if isinstance(value, str) else None
+    if key not in _BY_KEY:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, ACTIVATIONS))} (ONNX's names are accepted "
+                         f"too, e.g. 'LeakyRelu'), got {value!r}")
+    act = _BY_KEY[key]
+    out = []
+    for pname, given, default in ((f"{name}_alpha", alpha, ACTIVATIONS[act][0]),
+                                  (f"{name}_beta", beta, ACTIVATIONS[act][1])):
+        if default is None:
+            if given is not None:
+                raise ValueError(f"{pname}={given!r} is not used by {name}={act!r}; leave it None")
+            out.append(None)
+        elif given is None:
+            if default is _REQUIRED:
+                raise ValueError(f"{name}={act!r} has no default {pname} (ONNX gives none); pass it")
+            out.append(float(default))
+        else:
+            out.append(_real(pname, given))
+    return act, out[0], out[1]
+
+
+def check_math(form: Form, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+               activation_alpha: Any = None, activation_beta: Any = None, recurrent_activation_alpha: Any = None,
+               recurrent_activation_beta: Any = None, clip: Any = None) -> CellMath:
+    act, a_alpha, a_beta = _activation("activation", activation, activation_alpha, activation_beta)
+    rec, r_alpha, r_beta = _activation("recurrent_activation", recurrent_activation, recurrent_activation_alpha,
+                                       recurrent_activation_beta)
+    if clip is not None:
+        clip = _real("clip", clip)
+        if clip <= 0:
+            raise ValueError(f"clip must be > 0 (None: no clipping), got {clip}")
+    # update="candidate" and the MGU reach z = 1 - f(a) as f(-a): true for sigmoid and for a hard
+    # sigmoid centred at 1/2 (clip is symmetric, so it keeps the identity).
+    if (form.update == "candidate" or form.cell == "mgu") and not (
+            rec == "sigmoid" or (rec == "hard_sigmoid" and r_beta == 0.5)):
+        what = "cell='mgu'" if form.cell == "mgu" else "update='candidate'"
+        raise ValueError(f"{what} needs a recurrent_activation with f(-a) = 1 - f(a) ('sigmoid', or 'hard_sigmoid' "
+                         f"with recurrent_activation_beta=0.5), got {rec!r}"
+                         + (f" with beta {r_beta}" if rec == "hard_sigmoid" else ""))
+    return CellMath(act, a_alpha, a_beta, rec, r_alpha, r_beta, clip)
