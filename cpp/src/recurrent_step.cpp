@@ -39,47 +39,39 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   kernels::GateArgs<T> gate{s.rows, H,      0,    H,      s.gx,   3 * H,
                             s.gh,   3 * H,  s.rec, s.h_prev, s.h_next, s.y,
                             s.ld_y, rec_ld, cfg.standard_math() ? nullptr : &cfg.math};
-  auto slice = [&](int64_t part) { return threading::chunk(H, parts, part, K.nr); };
-
-  // One part runs inline: no std::function, no hand-off (batch-1 steps of small layers).
-  auto run = [parts](auto&& body) {
+  // Runs stage(columns, gate args for them) on every column slice. One part runs inline: no
+  // std::function, no hand-off (batch-1 steps of small layers).
+  auto run = [&](auto&& stage) {
+    auto body = [&](int64_t part) {
+      const threading::Range r = threading::chunk(H, parts, part, K.nr);
+      if (r.begin >= r.end) return;
+      kernels::GateArgs<T> mine = gate;
+      mine.col_begin = r.begin;
+      mine.col_end = r.end;
+      stage(r, mine);
+    };
     if (parts == 1)
       body(0);
     else
       threading::parallel_for(parts, body);
   };
   if (cfg.reset_after) {
-    run([&](int64_t part) {
-      const threading::Range r = slice(part);
-      if (r.begin >= r.end) return;
+    run([&](threading::Range r, kernels::GateArgs<T>& mine) {
       if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
       gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
-      kernels::GateArgs<T> mine = gate;
-      mine.col_begin = r.begin;
-      mine.col_end = r.end;
       K.gates_forward_after(mine);
     });
     return;
   }
   // reset-before: W_hn multiplies r ⊙ h, which needs every column of r first.
-  run([&](int64_t part) {
-    const threading::Range r = slice(part);
-    if (r.begin >= r.end) return;
+  run([&](threading::Range r, kernels::GateArgs<T>& mine) {
     if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
     gate_gemm(K, P.hh, H, H, 0, 2, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
-    kernels::GateArgs<T> mine = gate;
-    mine.col_begin = r.begin;
-    mine.col_end = r.end;
     K.gates_forward_before_rz(mine);
   });
-  run([&](int64_t part) {
-    const threading::Range r = slice(part);
-    if (r.begin >= r.end) return;
+  run([&](threading::Range r, kernels::GateArgs<T>& mine) {
     gate_gemm(K, P.hh, H, H, 2, 1, s.rows, s.rec + 3 * H, rec_ld, bias_hh, s.gh, 3 * H, r.begin, r.end);
-    kernels::GateArgs<T> mine = gate;
     mine.gh = s.gh + 2 * H;
-    mine.col_begin = r.begin;
-    mine.col_end = r.end;
     K.gates_forward_before_n(mine);
   });
 }
