@@ -1,8 +1,11 @@
 // Run-time controls of the CPU core: which ISA's kernels run, how many threads.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "fastgru/activation.h"
 
 namespace fastgru {
 
@@ -17,5 +20,10 @@ void set_isa(const std::string& name);
 // Results do not depend on it: every split keeps each output's reduction order.
 void set_num_threads(int n);
 int num_threads();
+
+// The active ISA's vector code for one activation on n values (what the gate kernels use);
+// exposed so tests can check its error bound against float64.
+void apply_activation(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void apply_activation(const ActivationSpec& act, int64_t n, const double* x, double* out);
 
 }  // namespace fastgru

@@ -101,4 +101,12 @@ void set_isa(const std::string& name) {
   dispatch::g_active.store(dispatch::find_table(name), std::memory_order_release);
 }
 
+void apply_activation(const ActivationSpec& act, int64_t n, const float* x, float* out) {
+  dispatch::active_table().f32.activate(act, n, x, out);
+}
+
+void apply_activation(const ActivationSpec& act, int64_t n, const double* x, double* out) {
+  dispatch::active_table().f64.activate(act, n, x, out);
+}
+
 }  // namespace fastgru

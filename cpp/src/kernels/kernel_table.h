@@ -108,6 +108,8 @@ struct TypedKernels {
   void (*gates_backward_after)(const GateGradArgs<T>& args);
   void (*gates_backward_before_n)(const GateGradArgs<T>& args);
   void (*gates_backward_before_r)(const GateGradArgs<T>& args);
+  // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
+  void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
 };
 
 struct KernelTable {

@@ -30,6 +30,11 @@ struct OpsF32 {
   // max/min return their second operand when either is NaN: x goes second so NaN survives.
   static V clamp(V x, V lo, V hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
   static V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // |x| < limit ? a : b (NaN takes b).
+  static V select_small(V x, V limit, V a, V b) {
+    const V abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(abs, limit, _CMP_LT_OQ));
+  }
   static V scale2(V p, V n) {
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
@@ -54,6 +59,10 @@ struct OpsF64 {
   static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_pd(a, b, c); }
   static V clamp(V x, V lo, V hi) { return _mm256_min_pd(hi, _mm256_max_pd(lo, x)); }
   static V round(V x) { return _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V select_small(V x, V limit, V a, V b) {
+    const V abs = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
+    return _mm256_blendv_pd(b, a, _mm256_cmp_pd(abs, limit, _CMP_LT_OQ));
+  }
   static V scale2(V p, V n) {
     const __m256i k = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n));
     const __m256i e = _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52);

@@ -21,6 +21,10 @@ struct OpsF32 {
   // max/min return their second operand when either is NaN: x goes second so NaN survives.
   static V clamp(V x, V lo, V hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
   static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // |x| < limit ? a : b (NaN takes b).
+  static V select_small(V x, V limit, V a, V b) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LT_OQ), b, a);
+  }
   static V scale2(V p, V n) { return _mm512_scalef_ps(p, n); }
 };
 
@@ -43,5 +47,8 @@ struct OpsF64 {
   static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_pd(a, b, c); }
   static V clamp(V x, V lo, V hi) { return _mm512_min_pd(hi, _mm512_max_pd(lo, x)); }
   static V round(V x) { return _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V select_small(V x, V limit, V a, V b) {
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_abs_pd(x), limit, _CMP_LT_OQ), b, a);
+  }
   static V scale2(V p, V n) { return _mm512_scalef_pd(p, n); }
 };

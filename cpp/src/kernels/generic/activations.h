@@ -89,3 +89,15 @@ static inline typename O::V act_grad_v(const CellMath& m, const ActivationSpec& 
     return act_grad_scalar(s, v);
   });
 }
+
+template <class O>
+static void activate_body(const ActivationSpec& act, int64_t n, const typename O::T* x, typename O::T* out) {
+  for (int64_t i = 0; i < n; i += O::W) {
+    const int left = static_cast<int>(n - i < O::W ? n - i : O::W);
+    const auto v = act_v<O>(act, left == O::W ? O::load(x + i) : O::load_partial(x + i, left));
+    if (left == O::W)
+      O::store(out + i, v);
+    else
+      O::store_partial(out + i, v, left);
+  }
+}

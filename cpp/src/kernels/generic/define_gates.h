@@ -17,5 +17,10 @@
   FASTGRU_GATE_KERNEL(gates_backward_before_r, GateGradArgs, Ops, T)
 FASTGRU_GATE_KERNELS(OpsF32, float)
 FASTGRU_GATE_KERNELS(OpsF64, double)
+
+void activate(const ActivationSpec& act, int64_t n, const float* x, float* out) { activate_body<OpsF32>(act, n, x, out); }
+void activate(const ActivationSpec& act, int64_t n, const double* x, double* out) {
+  activate_body<OpsF64>(act, n, x, out);
+}
 #undef FASTGRU_GATE_KERNELS
 #undef FASTGRU_GATE_KERNEL

@@ -13,5 +13,6 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &gates_forward_before_n,
                          &gates_backward_after,
                          &gates_backward_before_n,
-                         &gates_backward_before_r};
+                         &gates_backward_before_r,
+                         &activate};
 }

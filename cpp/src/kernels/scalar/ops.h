@@ -25,6 +25,8 @@ struct ScalarOps {
   // NaN fails both comparisons and passes through.
   static V clamp(V x, V lo, V hi) { return x < lo ? lo : (x > hi ? hi : x); }
   static V round(V x) { return std::nearbyint(x); }
+  // |x| < limit ? a : b (NaN takes b).
+  static V select_small(V x, V limit, V a, V b) { return std::fabs(x) < limit ? a : b; }
   static V scale2(V p, V n) { return std::ldexp(p, static_cast<int>(n)); }
 };
 
