@@ -162,12 +162,21 @@ class PyGru {
     const GruConfig& c = gru_.config();
     if (c.bidirectional) throw py::value_error(
           "step() needs a unidirectional GRU: the reverse direction of a bidirectional one needs the whole sequence");
-    if (x.ndim() != 2) throw py::value_error("x_t must be 2-D (batch, input_size), got shape " + shape_str(x));
-    const int64_t batch = x.shape(0);
+    // x_t (batch, input_size) with state (layers, batch, H), or one unbatched x_t (input_size,)
+    // with state (layers, H): the same memory as a batch of one.
+    if (x.ndim() != 1 && x.ndim() != 2)
+      throw py::value_error("x_t must be (batch, input_size) or (input_size,), got shape " + shape_str(x));
+    const bool unbatched = x.ndim() == 1;
+    const int64_t batch = unbatched ? 1 : x.shape(0);
     if (batch < 1) throw py::value_error("x_t has an empty batch");
-    check_shape("x_t", x, {batch, c.input_size});
-    check_shape("state", h, {c.num_layers, batch, c.hidden_size});
-    carray<T> h_out({c.num_layers, batch, c.hidden_size});
+    if (unbatched) {
+      check_shape("x_t", x, {c.input_size});
+      check_shape("state", h, {c.num_layers, c.hidden_size});
+    } else {
+      check_shape("x_t", x, {batch, c.input_size});
+      check_shape("state", h, {c.num_layers, batch, c.hidden_size});
+    }
+    carray<T> h_out = unbatched ? carray<T>({c.num_layers, c.hidden_size}) : carray<T>({c.num_layers, batch, c.hidden_size});
     T* out = h_out.mutable_data();
     const size_t ws = gru_.step_workspace_size(batch);
     // The model keeps one step workspace; a concurrent caller takes a private one.
