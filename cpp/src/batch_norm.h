@@ -2,9 +2,19 @@
 // as the Light GRU applies it: statistics over the valid (step, sequence) rows only.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace fastgru {
+
+// Running-statistics batch norm of one value, with exactly the arithmetic of
+// batch_norm_forward (so a streaming step matches the sequence forward bit for bit).
+template <class T>
+inline T batch_norm_running(T x, T mean, T var, T gamma, T beta, double eps) {
+  const double inv_std = 1.0 / std::sqrt(static_cast<double>(var) + eps);
+  const T x_hat = static_cast<T>((x - static_cast<double>(mean)) * inv_std);
+  return gamma * x_hat + beta;
+}
 
 // gx [rows, 3H] in place: y = gamma (x - mean) / sqrt(var + eps) + beta on columns [H, 3H).
 // batch_stats: mean and biased variance of these rows (training), else the running ones.

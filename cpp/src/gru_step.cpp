@@ -32,9 +32,15 @@ void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace)
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const size_t i = static_cast<size_t>(l);
     T* h_next = h_out + l * batch * H;
-    recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), c,
-                   StepArgs<T>{batch, in, c.layer_input_size(l), impl_->bias_ih[i].data(), gx, gh, h + l * batch * H,
-                               h_next, c.reset_after ? nullptr : rec, nullptr, 0});
+    StepArgs<T> args{batch, in, c.layer_input_size(l), impl_->bias_ih[i].data(), gx, gh, h + l * batch * H,
+                     h_next, c.reset_after ? nullptr : rec, nullptr, 0};
+    if (c.batch_norm) {  // streaming is inference: the running statistics
+      args.bn_weight = impl_->bn_weight[i].data();
+      args.bn_bias = impl_->bn_bias[i].data();
+      args.bn_mean = impl_->bn_mean[i].data();
+      args.bn_var = impl_->bn_var[i].data();
+    }
+    recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), c, args);
     in = h_next;
   }
 }

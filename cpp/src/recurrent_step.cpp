@@ -1,5 +1,7 @@
 #include "recurrent_step.h"
 
+#include "batch_norm.h"
+
 #include <algorithm>
 
 #include "fastgru/runtime.h"
@@ -55,9 +57,23 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
     else
       threading::parallel_for(parts, body);
   };
+  // The input projection of a streaming step, for this thread's columns (then, for a batch-norm
+  // model, its running-statistics batch norm on the z and n blocks).
+  auto project = [&](threading::Range r) {
+    if (!s.x) return;
+    project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
+    if (!s.bn_weight) return;
+    for (int64_t i = 0; i < s.rows; ++i)
+      for (int64_t g = 1; g < 3; ++g)
+        for (int64_t j = r.begin; j < r.end; ++j) {
+          const int64_t k = (g - 1) * H + j;
+          T& v = s.gx[i * 3 * H + g * H + j];
+          v = batch_norm_running(v, s.bn_mean[k], s.bn_var[k], s.bn_weight[k], s.bn_bias[k], cfg.batch_norm_eps);
+        }
+  };
   if (cfg.reset_after) {
     run([&](threading::Range r, kernels::GateArgs<T>& mine) {
-      if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
+      project(r);
       gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
       K.gates_forward_after(mine);
     });
@@ -65,7 +81,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   }
   // reset-before: W_hn multiplies r ⊙ h, which needs every column of r first.
   run([&](threading::Range r, kernels::GateArgs<T>& mine) {
-    if (s.x) project_inputs(K, P, s.bias_ih, H, s.rows, s.x, s.din, s.gx, r.begin, r.end);
+    project(r);
     gate_gemm(K, P.hh, H, H, 0, 2, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
     K.gates_forward_before_rz(mine);
   });

@@ -24,6 +24,11 @@ struct StepArgs {
   T* rec;             // [rows, cfg.record_width()] records (may be null: reset-after, no cache)
   T* y;               // [rows, *] layer output (ld ld_y), or nullptr
   int64_t ld_y;
+  // With x and batch norm: running-statistics batch norm of the z, n projections (2H each).
+  const T* bn_weight = nullptr;
+  const T* bn_bias = nullptr;
+  const T* bn_mean = nullptr;
+  const T* bn_var = nullptr;
 };
 
 template <class T>
