@@ -1,5 +1,6 @@
 """fastgru against Keras 3 GRU layers: weight conversion both ways, Bidirectional, go_backwards,
-masking (padding="carry") and its gradients. Keras runs on the torch backend here."""
+masking (padding="carry") and its gradients, activations other than tanh/sigmoid. Keras runs on
+the torch backend here."""
 
 import os
 import warnings
@@ -11,6 +12,7 @@ import pytest  # noqa: E402
 
 import fastgru  # noqa: E402
 from conftest import make_lengths  # noqa: E402
+from fastgru._keras import keras_activation_names  # noqa: E402
 from tolerances import EXACT, F32, F64, FD, FD_STEP, Tol, assert_close  # noqa: E402
 
 keras = pytest.importorskip("keras")
@@ -29,6 +31,14 @@ KERAS = {F32: Tol(atol=1e-5), F64: Tol(atol=1e-10)}
 # itself is off by ~1e-7 from a float64 evaluation of its equations (fastgru matches that
 # evaluation to 1e-15). 1e-6 is ~10x Keras's error and still catches any conversion mistake.
 KERAS_F64_RESET_BEFORE = Tol(atol=1e-6)
+# Other activations: unbounded gate functions (relu, linear, elu, ... as recurrent_activation) let
+# z leave [0, 1] and h grow several-fold per step, so float32 rounding grows with |h|: relative
+# to the largest output (~100 ulp of it) on top of the float32 floor.
+KERAS_ACT = Tol(atol=1e-5, rtol=1e-5)
+
+# Every Keras 3 activation fastgru maps exactly; and some it cannot.
+MAPPED = ["tanh", "sigmoid", "relu", "linear", "elu", "celu", "leaky_relu", "softsign", "softplus", "hard_sigmoid"]
+UNMAPPED = ["selu", "relu6", "gelu", "silu", "hard_tanh", "exponential", "mish"]
 
 
 def _np(t):
@@ -405,10 +415,10 @@ def test_bad_weights_raise(rng):
 
 
 def test_bad_layers_raise(rng):
-    with pytest.raises(ValueError, match=r"activation='relu' \(needs 'tanh'\)"):
-        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, activation="relu"))
-    with pytest.raises(ValueError, match=r"recurrent_activation='hard_sigmoid' \(needs 'sigmoid'\)"):
-        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, recurrent_activation="hard_sigmoid"))
+    with pytest.raises(ValueError, match=r"activation='selu': not among the Keras activations"):
+        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, activation="selu"))
+    with pytest.raises(ValueError, match=r"recurrent_activation='relu6'"):
+        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, recurrent_activation="relu6"))
     with pytest.raises(ValueError, match="no weights yet"):
         fastgru.GRU.from_keras(keras.layers.GRU(4))
     lstm = keras.layers.LSTM(4)
@@ -427,3 +437,107 @@ def test_bad_layers_raise(rng):
     _randomize(rnn, rng)
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
     assert_close(fastgru.GRU.from_keras(rnn)(x)[0], _np(rnn(x)), KERAS[F32], "RNN(GRUCell)")
+
+
+# --------------------------------------------------------------------------------------------
+# Activations other than tanh / sigmoid.
+
+@pytest.mark.parametrize("ra", [True, False], ids=["after", "before"])
+@pytest.mark.parametrize("role", ["activation", "recurrent_activation"])
+@pytest.mark.parametrize("name", MAPPED)
+def test_from_keras_activations_match_keras(name, role, ra, rng):
+    D, H, B, T = 4, 6, 3, 5
+    layer = _keras_gru(D, H, rng, reset_after=ra, **{role: name})
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (B, H)).astype(np.float32)
+    y_k, (h_k,) = _keras_run(layer, x, [h0])
+    gru = fastgru.GRU.from_keras(layer)
+    y, h_n = gru(x, h0[None])
+    assert_close(y, y_k, KERAS_ACT, f"{role}={name} y")
+    assert_close(h_n[0], h_k, KERAS_ACT, f"{role}={name} h_n")
+
+    # Back: the same weights into a Keras layer built with the Keras names fastgru reports.
+    names = keras_activation_names(gru)
+    assert names[role] == ("elu" if name == "celu" else name)
+    twin = keras.layers.GRU(H, return_sequences=True, return_state=True, reset_after=ra, **names)
+    twin.build((None, None, D))
+    twin.set_weights(gru.to_keras_weights())
+    y_t, (h_t,) = _keras_run(twin, x, [h0])
+    assert_close(y_t, y_k, KERAS_ACT, f"{role}={name} y after to_keras_weights")
+
+
+def test_keras_hard_sigmoid_is_onnx_hard_sigmoid_one_sixth():
+    """Keras 3's hard_sigmoid is relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1) (Keras 2's was
+    0.2 x + 0.5): ONNX's HardSigmoid with alpha = 1/6, beta = 1/2."""
+    x = np.linspace(-8, 8, 1601)
+    want = np.clip(x / 6 + 0.5, 0, 1)
+    assert_close(_np(keras.activations.hard_sigmoid(x)), want, KERAS[F64], "keras.activations.hard_sigmoid")
+    layer = keras.layers.GRU(2, recurrent_activation="hard_sigmoid")
+    layer.build((None, None, 1))
+    gru = fastgru.GRU.from_keras(layer)
+    assert (gru.recurrent_activation, gru.recurrent_activation_alpha, gru.recurrent_activation_beta) == (
+        "hard_sigmoid", 1 / 6, 0.5)
+
+
+def test_from_keras_activation_objects_and_bidirectional(rng):
+    """keras.ops functions with the same defaults are recognised; a Bidirectional layer with the
+    same activations in both directions converts."""
+    D, H, B, T = 3, 5, 2, 6
+    layer = _keras_gru(D, H, rng, activation=keras.ops.softsign, recurrent_activation=keras.ops.hard_sigmoid)
+    gru = fastgru.GRU.from_keras(layer)
+    assert (gru.activation, gru.recurrent_activation) == ("softsign", "hard_sigmoid")
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    assert_close(gru(x)[0], _keras_run(layer, x)[0], KERAS_ACT, "keras.ops functions")
+
+    bi = keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True, return_state=True,
+                                                     activation="elu", recurrent_activation="hard_sigmoid"))
+    bi.build((None, None, D))
+    _randomize(bi, rng)
+    y_k, (hf, hb) = _keras_run(bi, x)
+    gru = fastgru.GRU.from_keras(bi)
+    y, h_n = gru(x)
+    assert_close(y, y_k, KERAS_ACT, "Bidirectional y")
+    assert_close(h_n[0], hf, KERAS_ACT, "Bidirectional h_n forward")
+    assert_close(h_n[1], hb, KERAS_ACT, "Bidirectional h_n backward")
+    back = keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True, **keras_activation_names(gru)))
+    back.build((None, None, D))
+    back.set_weights(gru.to_keras_weights())
+    assert_close(_np(back(x)), y_k, KERAS_ACT, "Bidirectional after to_keras_weights")
+
+
+def test_from_keras_weight_list_with_activations(rng):
+    """A weight list does not say which activations it was trained with: pass them."""
+    D, H, B, T = 3, 4, 2, 5
+    layer = _keras_gru(D, H, rng, activation="relu", recurrent_activation="hard_sigmoid")
+    gru = fastgru.GRU.from_keras(layer.get_weights(), activation="relu", recurrent_activation="hard_sigmoid",
+                                 recurrent_activation_alpha=1 / 6)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    assert_close(gru(x)[0], _keras_run(layer, x)[0], KERAS_ACT, "y")
+
+
+@pytest.mark.parametrize("name", UNMAPPED)
+def test_unmapped_activations_raise(name, rng):
+    for role in ("activation", "recurrent_activation"):
+        with pytest.raises(ValueError, match=f"{role}='{name}': not among the Keras activations"):
+            fastgru.GRU.from_keras(_keras_gru(3, 4, rng, **{role: name}))
+
+
+def test_activation_errors(rng):
+    with pytest.raises(ValueError, match="activation='<lambda>'"):
+        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, activation=lambda v: 2 * keras.ops.tanh(v)))
+    layer = _keras_gru(3, 4, rng, activation="relu")
+    with pytest.raises(TypeError, match="activation from the Keras layer"):
+        fastgru.GRU.from_keras(layer, activation="tanh")
+    mixed = keras.layers.Bidirectional(
+        keras.layers.GRU(4, return_sequences=True, activation="relu"),
+        backward_layer=keras.layers.GRU(4, return_sequences=True, go_backwards=True))
+    mixed.build((None, None, 3))
+    with pytest.raises(ValueError, match="forward layer's activations .* differ from the backward layer's"):
+        fastgru.GRU.from_keras(mixed)
+    # Keras has no ScaledTanh or an Affine other than linear; clip has no Keras counterpart.
+    with pytest.raises(ValueError, match="Keras has no activation 'scaled_tanh'"):
+        keras_activation_names(fastgru.GRU(3, 4, activation="scaled_tanh", activation_alpha=1.0, activation_beta=1.0))
+    with pytest.raises(ValueError, match="Keras has no activation 'hard_sigmoid' with alpha=0.2"):
+        keras_activation_names(fastgru.GRU(3, 4, recurrent_activation="hard_sigmoid"))
+    with pytest.raises(ValueError, match="clip"):
+        fastgru.GRU(3, 4, clip=1.0).to_keras_weights()

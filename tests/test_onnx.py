@@ -1,9 +1,11 @@
-"""fastgru.onnx: the ONNX GRU operator (gru_op), load_onnx, export_gru / GRU.to_onnx, ReverseGRU.
+"""fastgru.onnx: the ONNX GRU operator (gru_op), load_onnx, export_gru / GRU.to_onnx, ReverseGRU,
+stack; activations, activation_alpha/beta and clip.
 
 Oracles: ONNX's own GRU conformance cases (inputs and expected outputs shipped in the onnx
-package), ONNX Runtime (float32 only: its GRU kernel rejects double and layout=1), and
-`onnx_gru_reference` below, a float64 NumPy transcription of the ONNX equations with ONNX
-Runtime's sequence_lens behaviour, itself checked against ONNX Runtime.
+package), ONNX Runtime (float32 only: its GRU kernel rejects double and layout=1; it implements
+every ONNX activation and clip), and `onnx_gru_reference` below, a float64 NumPy transcription of
+the ONNX equations with ONNX Runtime's sequence_lens behaviour, itself checked against ONNX
+Runtime.
 """
 
 import subprocess
@@ -34,6 +36,14 @@ ORT_TOL = Tol(atol=1e-5)
 ORACLE_TOL = {F32: Tol(atol=1e-5), F64: Tol(atol=1e-10)}
 # The same weights (reordered exactly) through the same core: nothing may differ.
 EXACT = Tol(atol=0.0)
+# Other activations. Unbounded gate functions (Relu, Affine, Elu, Softplus, ... as f) let z leave
+# [0, 1], so h can grow several-fold per step and the float32 rounding error grows with it: the
+# bound is relative to the array's largest value (~100 ulp of it, a few ulp per step), plus the
+# float32 floor above. fastgru evaluates the rarer functions in double and ONNX Runtime in
+# float, so the two differ by float32 rounding of the same magnitude. float64 vs the float64
+# transcription: rounding only, ~1000x margin.
+ACT_TOL = {F32: Tol(atol=1e-5, rtol=1e-5), F64: Tol(atol=1e-10, rtol=1e-10)}
+ACT_ORT_TOL = Tol(atol=1e-5, rtol=1e-5)
 
 ELEM = {F32: TensorProto.FLOAT, F64: TensorProto.DOUBLE}
 
@@ -55,18 +65,46 @@ def _sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
-def onnx_gru_reference(X, W, R, B=None, seq=None, h0=None, *, direction="forward", lbr=0):
+# The ONNX RNN operators' activation functions, as the spec defines them, in float64.
+ONNX_FUNCS = {
+    "sigmoid": lambda x, a, b: _sigmoid(x),
+    "tanh": lambda x, a, b: np.tanh(x),
+    "relu": lambda x, a, b: np.maximum(x, 0.0),
+    "affine": lambda x, a, b: a * x + b,
+    "leakyrelu": lambda x, a, b: np.where(x >= 0, x, a * x),
+    "thresholdedrelu": lambda x, a, b: np.where(x > a, x, 0.0),  # the ThresholdedRelu operator's >
+    "scaledtanh": lambda x, a, b: a * np.tanh(b * x),
+    "hardsigmoid": lambda x, a, b: np.minimum(np.maximum(a * x + b, 0.0), 1.0),
+    "elu": lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1.0)),
+    "softsign": lambda x, a, b: x / (1.0 + np.abs(x)),
+    "softplus": lambda x, a, b: np.log1p(np.exp(x)),
+}
+DEFAULT_PAIR = [("sigmoid", None, None), ("tanh", None, None)]
+
+
+def onnx_gru_reference(X, W, R, B=None, seq=None, h0=None, *, direction="forward", lbr=0, acts=None, clip=None):
     """ONNX GRU, layout 0, in float64, one sequence and one step at a time. sequence_lens as
     ONNX Runtime: zeros past each length, reverse starts at each own last element, length 0 gives
-    zero Y and Y_h."""
+    zero Y and Y_h. `acts`: (name, alpha, beta) for f, g of each direction in turn (lower-case
+    ONNX names, parameters resolved); `clip` clips every activation's input."""
     X, W, R = (np.asarray(a, np.float64) for a in (X, W, R))
     T, batch, _ = X.shape
     dirs, H = W.shape[0], R.shape[2]
     B = np.zeros((dirs, 6 * H)) if B is None else np.asarray(B, np.float64)
     h0 = np.zeros((dirs, batch, H)) if h0 is None else np.asarray(h0, np.float64)
     seq = np.full(batch, T) if seq is None else np.asarray(seq)
+    acts = DEFAULT_PAIR * dirs if acts is None else acts
+    cl = (lambda v: v) if clip is None else (lambda v: np.clip(v, -clip, clip))
     Y, Y_h = np.zeros((T, dirs, batch, H)), np.zeros((dirs, batch, H))
     for d in range(dirs):
+        (fn, fa, fb), (gn, ga, gb) = acts[2 * d:2 * d + 2]
+
+        def f(v):
+            return ONNX_FUNCS[fn](cl(v), fa, fb)
+
+        def g(v):
+            return ONNX_FUNCS[gn](cl(v), ga, gb)
+
         Wz, Wr, Wh = np.split(W[d], 3)
         Rz, Rr, Rh = np.split(R[d], 3)
         wbz, wbr, wbh, rbz, rbr, rbh = np.split(B[d], 6)
@@ -78,12 +116,12 @@ def onnx_gru_reference(X, W, R, B=None, seq=None, h0=None, *, direction="forward
             h = h0[d, b]
             for t in (range(n - 1, -1, -1) if backwards else range(n)):
                 x = X[t, b]
-                z = _sigmoid(Wz @ x + Rz @ h + wbz + rbz)
-                r = _sigmoid(Wr @ x + Rr @ h + wbr + rbr)
+                z = f(Wz @ x + Rz @ h + wbz + rbz)
+                r = f(Wr @ x + Rr @ h + wbr + rbr)
                 if lbr:
-                    c = np.tanh(Wh @ x + r * (Rh @ h + rbh) + wbh)
+                    c = g(Wh @ x + r * (Rh @ h + rbh) + wbh)
                 else:
-                    c = np.tanh(Wh @ x + Rh @ (r * h) + rbh + wbh)
+                    c = g(Wh @ x + Rh @ (r * h) + rbh + wbh)
                 h = (1 - z) * c + z * h
                 Y[t, d, b] = h
             Y_h[d, b] = h
@@ -173,12 +211,6 @@ def _node_attrs(node):
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _unsupported(attrs):
-    acts = [a.decode().lower() if isinstance(a, bytes) else a.lower() for a in attrs.get("activations", [])]
-    return "clip" in attrs or any(a not in ("sigmoid", "tanh") for a in acts) or (
-        acts and acts != ["sigmoid", "tanh"] * (len(acts) // 2))
-
-
 def test_conformance_cases_found():
     names = {c.name for c in CASES}
     assert {"test_gru_defaults", "test_gru_reverse", "test_gru_bidirectional", "test_gru_batchwise"} <= names
@@ -189,10 +221,6 @@ def test_conformance_gru_op(case, isa):
     node, feeds, expected = _case_io(case)
     attrs = _node_attrs(node)
     args = [feeds[n] if n else None for n in list(node.input) + [""] * (6 - len(node.input))]
-    if _unsupported(attrs):
-        with pytest.raises(NotImplementedError):
-            gru_op(*args, **attrs)
-        return
     outputs = dict(zip(node.output, gru_op(*args, **attrs)))
     tol = CONFORMANCE_TOL[np.dtype(args[0].dtype)]
     for name, want in expected.items():
@@ -218,10 +246,6 @@ def test_conformance_load_onnx(case, isa):
     weights = [n for n in names[1:4] if n]
     model = _weights_as_initializers(case.model, feeds, weights)
     onnx.checker.check_model(model)
-    if _unsupported(attrs):
-        with pytest.raises(NotImplementedError, match=node.name or node.output[-1]):
-            load_onnx(model)
-        return
     grus = load_onnx(model.SerializeToString())
     assert len(grus) == 1
     gru = next(iter(grus.values()))
@@ -335,6 +359,185 @@ def test_gru_op_inputs_untouched_and_hidden_size_inferred(rng):
 
 
 # --------------------------------------------------------------------------------------------
+# Activations, activation_alpha / activation_beta and clip.
+
+# Non-default parameters for the functions that take them (alpha, beta), ONNX's spelling.
+ACT_PARAMS = {"Affine": (0.7, -0.2), "LeakyRelu": (0.05, None), "ThresholdedRelu": (0.3, None),
+              "ScaledTanh": (1.3, 0.6), "HardSigmoid": (0.3, 0.4), "Elu": (0.8, None)}
+ONNX_NAMES = ["Sigmoid", "Tanh", "Relu", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh", "HardSigmoid",
+              "Elu", "Softsign", "Softplus"]
+# Every function once as f (g = Tanh) and once as g (f = Sigmoid).
+ACT_CASES = [(f, "Tanh") for f in ONNX_NAMES] + [("Sigmoid", g) for g in ONNX_NAMES if g != "Tanh"]
+CLIP = 1.5  # below the pre-activations' typical range, so clipping really happens
+
+
+def _act_attrs(names):
+    """ONNX attributes for `names` (f, g per direction), parameters packed as ONNX Runtime reads
+    them, and the transcription's resolved (name, alpha, beta) list."""
+    alphas, betas, resolved = [], [], []
+    for n in names:
+        a, b = ACT_PARAMS.get(n, (None, None))
+        if a is not None:
+            alphas.append(a)
+        if b is not None:
+            betas.append(b)
+        resolved.append((n.lower(), a, b))
+    attrs = dict(activations=list(names))
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    return attrs, resolved
+
+
+def _check_against_oracles(p, attrs, resolved, *, direction, lbr, layout=0, clip=None, ort=True, what=""):
+    """gru_op on problem p vs the float64 transcription (p's dtype) and, for float32, ONNX Runtime."""
+    dtype = p["X"].dtype
+    c = dict(direction=direction, lbr=lbr, layout=layout)
+    X, h0 = (p["X"], p["h0"]) if layout == 0 else _to_layout1(p)
+    Y, Y_h = gru_op(X, p["W"], p["R"], p["B"], p["seq"], h0, direction=direction, linear_before_reset=lbr,
+                    layout=layout, clip=clip, **attrs)
+    if layout == 1:
+        Y, Y_h = Y.transpose(1, 2, 0, 3), Y_h.transpose(1, 0, 2)
+    want_Y, want_Yh = onnx_gru_reference(p["X"], p["W"], p["R"], p["B"], p["seq"], p["h0"], direction=direction,
+                                         lbr=lbr, acts=resolved, clip=clip)
+    tol = ACT_TOL[np.dtype(dtype)]
+    assert_close(Y, want_Y, tol, f"{what} {c} Y vs float64 transcription")
+    assert_close(Y_h, want_Yh, tol, f"{what} {c} Y_h vs float64 transcription")
+    if ort and dtype == np.float32:
+        extra = {} if clip is None else dict(clip=clip)
+        ort_Y, ort_Yh = _ort_gru(p["X"], p["W"], p["R"], p["B"], p["seq"], p["h0"], hidden_size=p["R"].shape[2],
+                                 direction=direction, linear_before_reset=lbr, **attrs, **extra)
+        assert_close(Y, ort_Y, ACT_ORT_TOL, f"{what} {c} Y vs ONNX Runtime")
+        assert_close(Y_h, ort_Yh, ACT_ORT_TOL, f"{what} {c} Y_h vs ONNX Runtime")
+        assert_close(want_Y, ort_Y, ACT_ORT_TOL, f"{what} {c} the transcription itself vs ONNX Runtime")
+    return Y, Y_h
+
+
+@pytest.mark.parametrize("lbr", [0, 1], ids=["lbr0", "lbr1"])
+@pytest.mark.parametrize("clip", [None, CLIP], ids=["noclip", "clip"])
+@pytest.mark.parametrize("f,g", ACT_CASES, ids=[f"{f}-{g}" for f, g in ACT_CASES])
+def test_gru_op_activations(f, g, clip, lbr, rng):
+    """Every ONNX activation as f and as g, with and without clip, forward / reverse /
+    bidirectional (layout 1 for the reverse runs), float32 (also against ONNX Runtime) and float64;
+    sequence_lens with a 0 and a full length, initial_h."""
+    for direction in ("forward", "reverse", "bidirectional"):
+        dirs = 2 if direction == "bidirectional" else 1
+        attrs, resolved = _act_attrs([f, g] * dirs)
+        seq = np.array([3, 5, 0, 1], np.int32)
+        for dtype in (np.float32, np.float64):
+            p = _problem(rng, dtype, T=5, batch=4, D=3, H=6, dirs=dirs, seq=seq)
+            _check_against_oracles(p, attrs, resolved, direction=direction, lbr=lbr, clip=clip,
+                                   layout=int(direction == "reverse"), what=f"{f}/{g} {np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("lbr", [0, 1], ids=["lbr0", "lbr1"])
+def test_gru_op_bidirectional_directions_differ(lbr, rng):
+    """Different activations per direction: run as two one-direction computations, stacked —
+    the same as running each direction's half of the node on its own."""
+    names = ["HardSigmoid", "Relu", "Sigmoid", "ScaledTanh"]
+    attrs, resolved = _act_attrs(names)
+    seq = np.array([4, 1, 6], np.int32)
+    for dtype in (np.float32, np.float64):
+        for layout in (0, 1):
+            p = _problem(rng, dtype, T=6, batch=3, D=5, H=4, dirs=2, seq=seq)
+            Y, Y_h = _check_against_oracles(p, attrs, resolved, direction="bidirectional", lbr=lbr, clip=CLIP,
+                                            layout=layout, what=np.dtype(dtype).name)
+            for d, direction in enumerate(("forward", "reverse")):
+                half, _ = _act_attrs(names[2 * d:2 * d + 2])
+                Yd, Y_hd = gru_op(p["X"], p["W"][d:d + 1], p["R"][d:d + 1], p["B"][d:d + 1], seq, p["h0"][d:d + 1],
+                                  direction=direction, linear_before_reset=lbr, clip=CLIP, **half)
+                assert_close(Y[:, d:d + 1], Yd, EXACT, f"Y {direction} half")
+                assert_close(Y_h[d:d + 1], Y_hd, EXACT, f"Y_h {direction} half")
+
+
+def test_gru_op_alpha_beta_lists_are_consumed_as_onnx_runtime_does(rng):
+    """Each function that takes an alpha (beta) takes the next value, f before g, forward before
+    reverse; functions without one take none; values left over are ignored."""
+    cases = [
+        (["Sigmoid", "LeakyRelu"], dict(activation_alpha=[0.3]), [("sigmoid", None, None), ("leakyrelu", 0.3, None)]),
+        (["HardSigmoid", "Affine"], dict(activation_alpha=[0.3, 0.7, 9.0], activation_beta=[0.4, -0.2, 9.0]),
+         [("hardsigmoid", 0.3, 0.4), ("affine", 0.7, -0.2)]),
+        (["Elu", "Tanh", "LeakyRelu", "ScaledTanh"], dict(activation_alpha=[0.8, 0.05, 1.3], activation_beta=[0.6]),
+         [("elu", 0.8, None), ("tanh", None, None), ("leakyrelu", 0.05, None), ("scaledtanh", 1.3, 0.6)]),
+    ]
+    for names, lists, resolved in cases:
+        direction = "bidirectional" if len(names) == 4 else "forward"
+        p = _problem(rng, np.float32, T=4, batch=2, D=3, H=5, dirs=len(names) // 2)
+        _check_against_oracles(p, dict(activations=names, **lists), resolved, direction=direction, lbr=0,
+                               what=str(names))
+
+
+def test_gru_op_activation_names_any_case(rng):
+    p = _problem(rng, np.float32, T=4, batch=2, D=3, H=5, dirs=1)
+    args = (p["X"], p["W"], p["R"], p["B"])
+    want = gru_op(*args, activations=["HardSigmoid", "LeakyRelu"], activation_alpha=[0.3, 0.05])
+    for names in (["hardsigmoid", "LEAKYRELU"], [b"HardSigmoid", b"leakyRelu"]):
+        got = gru_op(*args, activations=names, activation_alpha=[0.3, 0.05])
+        for a, b in zip(got, want):
+            assert_close(a, b, EXACT, str(names))
+
+
+def test_gru_op_default_parameters_are_onnx_operators(rng):
+    """Missing alpha/beta: the ONNX operators' defaults. ONNX Runtime 1.31 agrees for LeakyRelu,
+    HardSigmoid and Elu, but uses 0 for Affine and ThresholdedRelu (and ScaledTanh, which has no
+    ONNX default and is refused here): export_gru therefore writes every value."""
+    p = _problem(rng, np.float32, T=4, batch=2, D=3, H=5, dirs=1)
+    args = (p["X"], p["W"], p["R"], p["B"])
+    onnx_defaults = {"LeakyRelu": [0.01], "HardSigmoid": [0.2], "Elu": [1.0], "Affine": [1.0],
+                     "ThresholdedRelu": [1.0]}
+    for name, alpha in onnx_defaults.items():
+        beta = {"HardSigmoid": [0.5], "Affine": [0.0]}.get(name)
+        Y, _ = gru_op(*args, activations=["Sigmoid", name])
+        Y_explicit, _ = gru_op(*args, activations=["Sigmoid", name], activation_alpha=alpha, activation_beta=beta)
+        assert_close(Y, Y_explicit, EXACT, f"{name} defaults")
+        ort_Y, _ = _ort_gru(p["X"], p["W"], p["R"], p["B"], hidden_size=5, activations=["Sigmoid", name])
+        if name in ("Affine", "ThresholdedRelu"):  # ONNX Runtime's own defaults
+            Y, _ = gru_op(*args, activations=["Sigmoid", name], activation_alpha=[0.0],
+                          activation_beta=[0.0] if beta else None)
+        assert_close(Y, ort_Y, ACT_ORT_TOL, f"{name} defaults vs ONNX Runtime")
+
+
+def test_gru_op_clip_with_default_activations(rng):
+    for direction in ("forward", "reverse", "bidirectional"):
+        dirs = 2 if direction == "bidirectional" else 1
+        p = _problem(rng, np.float32, T=5, batch=3, D=4, H=5, dirs=dirs, seq=np.array([5, 2, 3], np.int32))
+        p["X"] *= 3  # saturate more pre-activations
+        _check_against_oracles(p, {}, None, direction=direction, lbr=1, clip=0.5, what="clip")
+
+
+def test_load_onnx_reads_activations_and_clip(rng):
+    cases = [
+        dict(direction="forward", linear_before_reset=0, activations=["HardSigmoid", "Softsign"],
+             activation_alpha=[0.25], activation_beta=[0.5], clip=2.0),
+        dict(direction="reverse", linear_before_reset=1, activations=["sigmoid", "affine"],
+             activation_alpha=[0.75], activation_beta=[-0.25]),
+        dict(direction="bidirectional", linear_before_reset=1, activations=["Sigmoid", "Elu"] * 2,
+             activation_alpha=[0.5, 0.5], clip=1.0),
+    ]
+    for attrs in cases:
+        model = _weights_model(rng, **attrs)
+        (gru,) = load_onnx(model).values()
+        assert type(gru) is (ReverseGRU if attrs["direction"] == "reverse" else fastgru.GRU)
+        f, g = attrs["activations"][:2]
+        assert gru.recurrent_activation == {"hardsigmoid": "hard_sigmoid"}.get(f.lower(), f.lower())
+        assert gru.activation == g.lower() and gru.clip == attrs.get("clip")
+        if f == "HardSigmoid":
+            assert (gru.recurrent_activation_alpha, gru.recurrent_activation_beta) == (0.25, 0.5)
+        inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        X = rng.standard_normal((5, 2, 3)).astype(np.float32)
+        seq = np.array([5, 3], np.int32)
+        op_Y, op_Yh = gru_op(X, inits["W"], inits["R"], inits["B"], seq, hidden_size=4, **attrs)
+        Y, Y_h = _onnx_outputs(*gru(X, None, seq), gru.num_directions, 0)
+        assert_close(Y, op_Y, REORDER[F32], f"{attrs['direction']} Y vs gru_op")
+        assert_close(Y_h, op_Yh, REORDER[F32], f"{attrs['direction']} Y_h vs gru_op")
+        ort_Y, ort_Yh = _session(model).run(None, {"X": X})
+        Y, Y_h = _onnx_outputs(*gru(X), gru.num_directions, 0)
+        assert_close(Y, ort_Y, ACT_ORT_TOL, f"{attrs['direction']} Y vs ONNX Runtime")
+        assert_close(Y_h, ort_Yh, ACT_ORT_TOL, f"{attrs['direction']} Y_h vs ONNX Runtime")
+
+
+# --------------------------------------------------------------------------------------------
 # Export and load round trips.
 
 ROUND_TRIPS = [
@@ -430,6 +633,100 @@ def test_load_onnx_torch_export(rng, tmp_path):
     assert_close(h_n, want_h.numpy(), ORT_TOL, "h_n")
 
 
+# Models with activations for the export round trips. Parameters are exact in float32 (ONNX
+# stores them as float32), so the model loaded back is bit-identical.
+ACT_ROUND_TRIPS = [
+    dict(L=1, activation="softsign", recurrent_activation="hard_sigmoid", recurrent_activation_alpha=0.25,
+         clip=2.0),
+    dict(L=2, bidir=True, reset_after=False, activation="relu"),
+    dict(L=2, reverse=True, batch_first=True, activation="affine", activation_alpha=0.75, activation_beta=-0.25,
+         recurrent_activation="leaky_relu", recurrent_activation_alpha=0.125),
+    dict(L=1, bidir=True, activation="scaled_tanh", activation_alpha=1.25, activation_beta=0.5,
+         recurrent_activation="elu", recurrent_activation_alpha=0.5, clip=3.0),
+    dict(L=1, activation="thresholded_relu", activation_alpha=0.25, recurrent_activation="softplus"),
+    dict(L=2, cell="mgu", recurrent_activation="hard_sigmoid", recurrent_activation_alpha=0.25,
+         activation="elu"),
+]
+_GRU_KEYS = ("L", "bidir", "reverse", "batch_first", "reset_after", "bias")
+
+
+def _make_act_gru(c, dtype=np.float32, D=7, H=9):
+    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    extra = {k: v for k, v in c.items() if k not in _GRU_KEYS}
+    reset_after = c.get("reset_after", None if c.get("cell") == "mgu" else True)
+    return cls(D, H, num_layers=c["L"], batch_first=c.get("batch_first", False), bidirectional=c.get("bidir", False),
+               reset_after=reset_after, dtype=dtype, seed=3, **extra)
+
+
+@pytest.mark.parametrize("c", ACT_ROUND_TRIPS, ids=[_rt_id(c) for c in ACT_ROUND_TRIPS])
+def test_export_with_activations_runs_in_ort_and_loads_back(c, rng, tmp_path):
+    gru = _make_act_gru(c)
+    T, batch = 6, 4
+    x = rng.standard_normal((batch, T, 7) if gru.batch_first else (T, batch, 7)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
+    lens = make_lengths(rng, batch, T).astype(np.int32)
+    path = tmp_path / "m.onnx"
+    model = gru.to_onnx(path, sequence_lens=True)
+    want_y, want_h = gru(x, h0, lens)
+
+    node = next(n for n in model.graph.node if n.op_type == "GRU")
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    names = [a.decode() for a in attrs.get("activations", [])]
+    assert names == [] or len(names) == 2 * gru.num_directions
+    assert attrs.get("clip") == gru.clip
+
+    y, h_n = _session(str(path)).run(["y", "h_n"], {"x": x, "h0": h0, "lengths": lens})
+    assert_close(y, want_y, ACT_ORT_TOL, "y from ONNX Runtime")
+    assert_close(h_n, want_h, ACT_ORT_TOL, "h_n from ONNX Runtime")
+
+    back = stack(load_onnx(path).values(), batch_first=gru.batch_first)
+    std = gru.to_standard()
+    assert type(back) is type(gru)
+    assert back.config() == {**std.config(), "dropout": 0.0}
+    y2, h2 = back(x, h0, lens)
+    assert_close(y2, want_y, EXACT, "y after load_onnx")
+    assert_close(h2, want_h, EXACT, "h_n after load_onnx")
+
+
+def test_export_activation_attributes(tmp_path):
+    gru = fastgru.GRU(3, 4, bidirectional=True, activation="affine", recurrent_activation="hard_sigmoid",
+                      clip=2.5, seed=0)
+    node = next(n for n in export_gru(gru, None).graph.node if n.op_type == "GRU")
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    assert [a.decode() for a in attrs["activations"]] == ["HardSigmoid", "Affine"] * 2
+    # HardSigmoid (0.2, 0.5) and Affine (1, 0), each direction: written although they are the defaults.
+    assert np.array_equal(attrs["activation_alpha"], np.float32([0.2, 1.0, 0.2, 1.0]))
+    assert np.array_equal(attrs["activation_beta"], np.float32([0.5, 0.0, 0.5, 0.0]))
+    assert attrs["clip"] == 2.5
+    plain = next(n for n in export_gru(fastgru.GRU(3, 4), None).graph.node if n.op_type == "GRU")
+    assert {a.name for a in plain.attribute} == {"hidden_size", "direction", "linear_before_reset"}
+    relu = next(n for n in export_gru(fastgru.GRU(3, 4, activation="relu"), None).graph.node if n.op_type == "GRU")
+    assert {a.name for a in relu.attribute} == {"hidden_size", "direction", "linear_before_reset", "activations"}
+
+    # float64 models: ONNX stores the parameters as float32.
+    g64 = fastgru.GRU(3, 4, dtype=np.float64, activation="leaky_relu", activation_alpha=0.1, clip=0.3, seed=0)
+    export_gru(g64, tmp_path / "m64.onnx")
+    (back,) = load_onnx(tmp_path / "m64.onnx").values()
+    assert back.activation_alpha == float(np.float32(0.1)) != 0.1
+    assert back.clip == float(np.float32(0.3))
+
+
+def test_stack_cell_forms_and_activations(rng):
+    """stack keeps the cell form, activations and clip of its items."""
+    for kw in (dict(cell="mgu"), dict(gates="type2", update="candidate"),
+               dict(gates="type3", activation="softsign", recurrent_activation="hard_sigmoid", clip=2.0)):
+        layers = [fastgru.GRU(3, 5, seed=1, **kw), fastgru.GRU(5, 5, seed=2, **kw)]
+        st = stack(layers)
+        whole = fastgru.GRU(3, 5, num_layers=2, seed=0, **kw)
+        whole.load_state_dict({**layers[0].state_dict(),
+                               **{k.replace("_l0", "_l1"): v for k, v in layers[1].state_dict().items()}})
+        assert st.config() == whole.config()
+        x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+        assert_close(st(x)[0], whole(x)[0], EXACT, f"{kw} y")
+        y1, _ = layers[0](x)
+        assert_close(st(x)[0], layers[1](y1)[0], EXACT, f"{kw} y vs layer by layer")
+
+
 # --------------------------------------------------------------------------------------------
 # ReverseGRU.
 
@@ -491,19 +788,6 @@ def _op_args(rng, dirs=1, H=4, D=3, T=5, batch=2):
     return p["X"], p["W"], p["R"], p["B"]
 
 
-@pytest.mark.parametrize("attrs, match", [
-    (dict(activations=["Relu", "Tanh"]), "activations.*not supported yet"),
-    (dict(activations=["Sigmoid", "HardSigmoid"]), "activations.*not supported yet"),
-    (dict(activations=["Sigmoid", "Tanh", "Tanh", "Tanh"], direction="bidirectional"), "activations.*not supported"),
-    (dict(clip=3.0), "clip.*not supported yet"),
-])
-def test_gru_op_unsupported_raise_not_implemented(attrs, match, rng):
-    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
-    X, W, R, B = _op_args(rng, dirs=dirs)
-    with pytest.raises(NotImplementedError, match=match):
-        gru_op(X, W, R, B, hidden_size=4, **attrs)
-
-
 def test_gru_op_bad_input_raises(rng):
     X, W, R, B = _op_args(rng)
     H = 4
@@ -512,6 +796,12 @@ def test_gru_op_bad_input_raises(rng):
         (ValueError, "layout", dict(layout=2)),
         (ValueError, "activations must hold 2", dict(activations=["Sigmoid", "Tanh", "Sigmoid", "Tanh"])),
         (ValueError, "not ONNX activation", dict(activations=["Sigmoid", "Swish"])),
+        (ValueError, "scaled_tanh.*no default", dict(activations=["Sigmoid", "ScaledTanh"])),
+        (ValueError, "activation_alpha.*finite", dict(activations=["Sigmoid", "Elu"], activation_alpha=[np.nan])),
+        (TypeError, "activation_alpha must be a list of floats", dict(activation_alpha=["0.5"])),
+        (TypeError, "activations must be a list of names", dict(activations="Sigmoid")),
+        (ValueError, "clip must be > 0", dict(clip=0.0)),
+        (TypeError, "clip must be a float", dict(clip="3")),
         (ValueError, "W has shape", dict(W=W[:, :-1])),
         (ValueError, "R has shape", dict(R=R[:, :, :-1].copy(), hidden_size=H)),
         (ValueError, "B has shape", dict(B=B[:, :-2])),
@@ -547,10 +837,13 @@ def _weights_model(rng, node_name="enc", **attrs):
 
 
 def test_load_onnx_errors(rng):
-    with pytest.raises(NotImplementedError, match="'enc'.*activations"):
-        load_onnx(_weights_model(rng, activations=["Relu", "Tanh"]))
-    with pytest.raises(NotImplementedError, match="'enc'.*clip"):
-        load_onnx(_weights_model(rng, clip=5.0))
+    with pytest.raises(NotImplementedError, match="'enc'.*differ in activations .*gru_op"):
+        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Relu", "Tanh", "Sigmoid", "Tanh"]))
+    with pytest.raises(NotImplementedError, match="'enc'.*differ in activation_alpha"):
+        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Sigmoid", "Elu"] * 2,
+                                 activation_alpha=[0.5, 0.25]))
+    with pytest.raises(ValueError, match="'enc'.*clip must be > 0"):
+        load_onnx(_weights_model(rng, clip=-1.0))
     with pytest.raises(ValueError, match="'enc'.*direction"):
         load_onnx(_weights_model(rng, direction="sideways"))
     unnamed = _weights_model(rng, node_name="")
@@ -570,8 +863,14 @@ def test_export_and_stack_errors():
     with pytest.raises(ValueError, match="opset"):
         export_gru(fastgru.GRU(2, 3), None, opset=13)
     a, b = fastgru.GRU(2, 3, seed=0), fastgru.GRU(3, 3, seed=0)
-    with pytest.raises(ValueError, match="differs"):
+    with pytest.raises(ValueError, match="differs from item 0.* in bias"):
         stack([a, fastgru.GRU(3, 3, bias=False)])
+    with pytest.raises(ValueError, match="in activation, activation_alpha, clip"):
+        stack([a, fastgru.GRU(3, 3, activation="elu", clip=2.0)])
+    with pytest.raises(ValueError, match="in cell, reset_after"):
+        stack([a, fastgru.GRU(3, 3, cell="mgu")])
+    with pytest.raises(ValueError, match="in class"):
+        stack([a, ReverseGRU(3, 3)])
     with pytest.raises(ValueError, match="input_size"):
         stack([a, fastgru.GRU(4, 3)])
     with pytest.raises(ValueError, match="single-layer"):

@@ -6,6 +6,9 @@ imported keras, so it is looked up in sys.modules. Weight lists need no Keras at
 Keras keeps gates in column blocks z | r | h of `kernel` (D, 3H) and `recurrent_kernel` (H, 3H);
 fastgru (PyTorch) keeps them in row blocks r; z; n of `weight_ih` (3H, D) and `weight_hh` (3H, H).
 The conversion swaps the first two blocks and transposes: a pure permutation, exact both ways.
+
+Activations: the Keras 3 functions that are exactly one of fastgru's (ONNX's) map onto it with
+its parameters (``KERAS_ACTIVATIONS``); any other raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,27 @@ import numpy as np
 
 # Arguments from_keras derives from the layer or weights; passing them too would contradict it.
 _DERIVED = ("input_size", "hidden_size", "num_layers", "bias", "bidirectional")
+# ... and from a layer (not from a weight list, which does not say): its activations.
+_MATH = ("activation", "activation_alpha", "activation_beta", "recurrent_activation",
+         "recurrent_activation_alpha", "recurrent_activation_beta")
+
+# Keras 3 activation name -> (fastgru activation, alpha, beta): the same function exactly (Keras 3.15,
+# every backend). Keras's functions of these names, and keras.ops's where they exist with the same
+# defaults, are recognised.
+KERAS_ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
+    "tanh": ("tanh", None, None),
+    "sigmoid": ("sigmoid", None, None),
+    "relu": ("relu", None, None),  # the default ReLU (negative_slope 0, no max_value or threshold)
+    "linear": ("affine", 1.0, 0.0),  # also what activation=None gives
+    "elu": ("elu", 1.0, None),
+    "celu": ("elu", 1.0, None),  # celu(x, alpha=1) = max(0, x) + min(0, e^x - 1) = elu(x, 1)
+    "leaky_relu": ("leaky_relu", 0.2, None),  # Keras 3's default negative_slope
+    "softsign": ("softsign", None, None),
+    "softplus": ("softplus", None, None),
+    # Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1), i.e. HardSigmoid(alpha=1/6, beta=1/2);
+    # Keras 2 / tf.keras used 0.2x + 0.5 (fastgru's default alpha 0.2, ONNX's).
+    "hard_sigmoid": ("hard_sigmoid", 1.0 / 6.0, 0.5),
+}
 
 
 def _swap_zr(a: np.ndarray, H: int, axis: int) -> np.ndarray:
@@ -71,36 +95,77 @@ def _direction_from_weights(ws: Sequence[Any], reset_after: bool | None,
     return params, D, H, True, inferred
 
 
-def _check_activations(cell: Any, where: str) -> None:
+def _activation_name(fn: Any) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
+def _keras_function_map() -> dict[Any, str]:
+    """Keras function object -> its KERAS_ACTIVATIONS name."""
     keras = _keras_module()
-    tanh = {keras.activations.tanh, keras.ops.tanh}
-    sigmoid = {keras.activations.sigmoid, keras.ops.sigmoid}
+    out = {}
+    for name in KERAS_ACTIVATIONS:
+        out[keras.activations.get(name)] = name
+        op = getattr(keras.ops, name, None)
+        if op is not None:
+            out[op] = name
+    return out
+
+
+def _layer_math(cell: Any, where: str) -> dict[str, Any]:
+    """The GRU keyword arguments for a Keras GRUCell's activation and recurrent_activation."""
+    known = _keras_function_map()
+    out: dict[str, Any] = {}
     bad = []
-    if cell.activation not in tanh:
-        bad.append(f"activation={getattr(cell.activation, '__name__', repr(cell.activation))!r} "
-                   "(needs 'tanh')")
-    if cell.recurrent_activation not in sigmoid:
-        bad.append(f"recurrent_activation="
-                   f"{getattr(cell.recurrent_activation, '__name__', repr(cell.recurrent_activation))!r} "
-                   "(needs 'sigmoid')")
+    for arg in ("activation", "recurrent_activation"):
+        fn = getattr(cell, arg)
+        try:
+            name = known.get(fn)
+        except TypeError:  # an unhashable callable
+            name = None
+        if name is None:
+            bad.append(f"{arg}={_activation_name(fn)!r}")
+            continue
+        act, alpha, beta = KERAS_ACTIVATIONS[name]
+        out.update({arg: act, f"{arg}_alpha": alpha, f"{arg}_beta": beta})
     if bad:
-        raise ValueError(f"{where}: fastgru computes tanh and sigmoid only; this layer has {', '.join(bad)}")
+        raise ValueError(f"{where}: {' and '.join(bad)}: not among the Keras activations fastgru computes "
+                         f"exactly ({', '.join(KERAS_ACTIVATIONS)})")
+    return out
 
 
-def _gru_layer_weights(layer: Any, where: str) -> tuple[list[np.ndarray], bool]:
-    """A Keras GRU (or RNN of a GRUCell) -> its weight list and reset_after, after checks."""
+def keras_activation_names(gru: Any) -> dict[str, str]:
+    """The Keras GRU arguments (``activation``, ``recurrent_activation``) naming `gru`'s functions;
+    ValueError where Keras has no function of that name (build the Keras layer with a callable
+    that computes it instead)."""
+    out = {}
+    for arg in ("activation", "recurrent_activation"):
+        got = (getattr(gru, arg), getattr(gru, f"{arg}_alpha"), getattr(gru, f"{arg}_beta"))
+        # Parameters compared in float32: an ONNX round trip stores them so.
+        names = [name for name, (act, alpha, beta) in KERAS_ACTIVATIONS.items()
+                 if name != "celu" and act == got[0]
+                 and all((a is None) == (b is None) and (a is None or np.float32(a) == np.float32(b))
+                         for a, b in ((alpha, got[1]), (beta, got[2])))]
+        if not names:
+            raise ValueError(f"Keras has no activation {got[0]!r} with alpha={got[1]}, beta={got[2]} "
+                             f"({arg}); build the Keras layer with a callable computing it")
+        out[arg] = names[0]
+    return out
+
+
+def _gru_layer_weights(layer: Any, where: str) -> tuple[list[np.ndarray], bool, dict[str, Any]]:
+    """A Keras GRU (or RNN of a GRUCell) -> its weight list, reset_after and activations, after checks."""
     keras = _keras_module()
     cell = getattr(layer, "cell", None)
     if not isinstance(layer, keras.layers.RNN) or not isinstance(cell, keras.layers.GRUCell):
         raise TypeError(f"{where}: expected a keras.layers.GRU, got {type(layer).__name__}")
-    _check_activations(cell, where)
+    math = _layer_math(cell, where)
     if not cell.built or getattr(cell, "kernel", None) is None:
         raise ValueError(f"{where}: the Keras layer has no weights yet; build it first "
                          "(call it on an input, or layer.build((None, None, input_dim)))")
     ws = [_variable_to_numpy(cell.kernel), _variable_to_numpy(cell.recurrent_kernel)]
     if cell.use_bias:
         ws.append(_variable_to_numpy(cell.bias))
-    return ws, bool(cell.reset_after)
+    return ws, bool(cell.reset_after), math
 
 
 def _variable_to_numpy(v: Any) -> np.ndarray:
@@ -113,7 +178,7 @@ def _variable_to_numpy(v: Any) -> np.ndarray:
     return np.asarray(_keras_module().ops.convert_to_numpy(value))
 
 
-def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool]:
+def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool, dict[str, Any]]:
     keras = _keras_module()
     if isinstance(layer, keras.layers.Bidirectional):
         if layer.merge_mode != "concat":
@@ -124,18 +189,23 @@ def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool]:
         if getattr(fwd, "go_backwards", False) or not getattr(bwd, "go_backwards", True):
             raise ValueError("Bidirectional: expected a forward layer with go_backwards=False and a "
                              "backward layer with go_backwards=True")
-        wf, raf = _gru_layer_weights(fwd, "Bidirectional forward layer")
-        wb, rab = _gru_layer_weights(bwd, "Bidirectional backward layer")
+        wf, raf, mf = _gru_layer_weights(fwd, "Bidirectional forward layer")
+        wb, rab, mb = _gru_layer_weights(bwd, "Bidirectional backward layer")
         if raf != rab:
             raise ValueError(f"Bidirectional: the forward layer has reset_after={raf}, the backward "
                              f"layer reset_after={rab}; fastgru needs one cell form for both")
-        return [wf, wb], raf
-    ws, ra = _gru_layer_weights(layer, "from_keras")
+        if mf != mb:
+            raise ValueError(f"Bidirectional: the forward layer's activations ({mf['recurrent_activation']}, "
+                             f"{mf['activation']}) differ from the backward layer's "
+                             f"({mb['recurrent_activation']}, {mb['activation']}); fastgru applies one pair to "
+                             "both directions")
+        return [wf, wb], raf, mf
+    ws, ra, math = _gru_layer_weights(layer, "from_keras")
     if layer.go_backwards:
         warnings.warn("the Keras GRU has go_backwards=True, which fastgru does not model: feed "
                       "x[:, ::-1] to the converted GRU to get the Keras layer's outputs "
                       "(see docs/API.md, 'Keras')", UserWarning, stacklevel=4)
-    return [ws], ra
+    return [ws], ra, math
 
 
 def _split_weight_list(weights: Sequence[Any]) -> list[Sequence[Any]]:
@@ -155,12 +225,16 @@ def from_keras(cls: Any, obj: Any, reset_after: bool | None = None, **kwargs: An
     if reset_after is not None and not isinstance(reset_after, (bool, np.bool_)):
         raise TypeError(f"reset_after must be True, False or None, got {reset_after!r}")
     keras = _keras_module()
+    math: dict[str, Any] = {}
     if isinstance(obj, (list, tuple)):
         raw = _split_weight_list(obj)
         names = ["weights"] if len(raw) == 1 else ["forward weights", "backward weights"]
         parsed = [_direction_from_weights(ws, reset_after, n) for ws, n in zip(raw, names)]
     elif keras is not None and isinstance(obj, keras.layers.Layer):
-        raw, layer_ra = _directions_from_layer(obj)
+        clash = [k for k in _MATH if k in kwargs]
+        if clash:
+            raise TypeError(f"from_keras() takes {', '.join(clash)} from the Keras layer; do not pass them")
+        raw, layer_ra, math = _directions_from_layer(obj)
         if reset_after is not None and bool(reset_after) != layer_ra:
             raise ValueError(f"reset_after={reset_after} was given but the Keras layer has reset_after={layer_ra}")
         names = ["from_keras"] if len(raw) == 1 else ["forward layer", "backward layer"]
@@ -175,7 +249,7 @@ def from_keras(cls: Any, obj: Any, reset_after: bool | None = None, **kwargs: An
                              f"reset_after): {first} vs {other[1:]}")
     D, H, bias, ra = first
     dtype = np.float64 if all(np.asarray(ws[0]).dtype == np.float64 for ws in raw) else np.float32
-    options = dict(batch_first=True, padding="carry", dtype=dtype)  # Keras: batch-major, masking carries
+    options = dict(batch_first=True, padding="carry", dtype=dtype, **math)  # Keras: batch-major, masking carries
     options.update(kwargs)
     model = cls(D, H, num_layers=1, bias=bias, bidirectional=len(parsed) == 2, reset_after=ra, **options)
     state = {}
@@ -187,6 +261,8 @@ def from_keras(cls: Any, obj: Any, reset_after: bool | None = None, **kwargs: An
 
 
 def to_keras_weights(gru: Any, layer: int | None = None) -> list[np.ndarray]:
+    """The weights of one layer for set_weights. They do not depend on the activations: the Keras
+    layer must be built with the model's (keras_activation_names(gru) gives their Keras names)."""
     if layer is None:
         if gru.num_layers != 1:
             raise ValueError(f"this model has {gru.num_layers} layers and a Keras GRU holds one: call "

@@ -20,6 +20,12 @@ Forms (see docs/API.md, "Cell forms"):
 - ``cell="mgu"`` (Zhou et al. 2016): f = sigma(W_f x + b_if + U_f h + b_hf);
   n = tanh(W_n x + b_in + U_n (f * h) + b_hn); h' = (1 - f) h + f n. That is the reset-before
   GRU with r = f and z = 1 - f (the negated f pre-activation).
+- ``cell="ligru"`` (Ravanelli et al. 2018): z = sigma(BN(W_z x) + U_z h [+ b_hz]);
+  n = ReLU(BN(W_n x) + U_n h [+ b_hn]); h' = z h + (1 - z) n. The core's reset-after cell with
+  its batch norm on the z, n input blocks, a ReLU candidate, and r held at exactly 1: W_r = U_r = 0
+  and b_ir = LIGRU_R_BIAS (sigma of it rounds to 1.0 in float32 and float64, so r * (U_n h + b_hn)
+  is U_n h + b_hn exactly). The batch norm's own arrays (weight, bias, running statistics) pass
+  through unchanged.
 
 Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
 default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
@@ -39,14 +45,20 @@ import numpy as np
 from ._validation import check_bool, check_choice
 
 __all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check_math", "param_names",
-           "param_shapes", "row_blocks", "to_internal", "to_public_grads"]
+           "param_shapes", "row_blocks", "to_internal", "to_public_grads", "is_buffer", "internal_grad_names",
+           "check_batch_norm", "LIGRU_R_BIAS"]
 
 GATES = ("full", "type1", "type2", "type3")
 UPDATES = ("old", "candidate")
 CELLS = ("gru", "mgu", "ligru")
 
 KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+BN_PARAMS = ("bn_weight", "bn_bias")  # the Light GRU's batch norm: trained parameters
+BN_BUFFERS = ("bn_running_mean", "bn_running_var")  # ... and buffers (state_dict, never gradients)
 R, Z, N = 0, 1, 2  # the core's gate row blocks
+# The Light GRU's reset-gate pre-activation: sigma(1e4) is exactly 1.0 in float32 and float64 (the
+# core clamps exp's argument, so 1 + exp(-1e4) rounds to 1), and with W_r = U_r = 0 it is constant.
+LIGRU_R_BIAS = 1e4
 
 
 @dataclass(frozen=True)
@@ -66,15 +78,19 @@ STANDARD = Form()
 def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool) -> tuple[Form, bool]:
     """The validated form and the core's reset_after (None resolves to the cell's own form)."""
     cell = check_choice("cell", cell, CELLS)
-    if cell == "ligru":
-        raise NotImplementedError("cell='ligru' (Ravanelli et al. 2018: no reset gate, ReLU candidate) is not "
-                                  "the core's cell with mapped parameters; it needs its own kernel, which "
-                                  "fastgru does not have yet")
     gates = check_choice("gates", gates, GATES)
     update = check_choice("update", update, UPDATES)
     if reset_after is not None:
         reset_after = check_bool("reset_after", reset_after)
-    if cell == "mgu":
+    if cell == "ligru":
+        for name, value, default in (("gates", gates, "full"), ("update", update, "old")):
+            if value != default:
+                raise ValueError(f"{name}={value!r} is not defined for cell='ligru' (Ravanelli et al. 2018 fix its "
+                                 f"gates and update); leave {name}={default!r}")
+        if reset_after is False:
+            raise ValueError("cell='ligru' has no reset gate, so reset_after means nothing for it; leave it None")
+        reset_after = True  # the core's cell that carries it (r held at 1)
+    elif cell == "mgu":
         if gates != "full":
             raise ValueError(f"gates={gates!r} is not defined for cell='mgu' (the Dey & Salem gate types are "
                              "GRU variants); use gates='full'")
@@ -108,6 +124,10 @@ _LAYOUTS: dict[tuple[str, str], dict[str, list[list[tuple[int, int]]]]] = {
 }
 _MGU = [[(R, _P), (Z, _M)], [(N, _P)]]  # r = f, z = 1 - f = sigma(-a_f)
 _LAYOUTS[("full", "mgu")] = dict(weight_ih=_MGU, weight_hh=_MGU, bias_ih=_MGU, bias_hh=_MGU)
+# Light GRU: z, n rows only; no public bias_ih (batch norm's bias is the input bias; the internal
+# one holds only r's constant). bias_hh (bias=True) is [b_hz; b_hn].
+_ZN = [[(Z, _P)], [(N, _P)]]
+_LAYOUTS[("full", "ligru")] = dict(weight_ih=_ZN, weight_hh=_ZN, bias_ih=[], bias_hh=_ZN)
 
 
 def _layout(form: Form) -> dict[str, list[list[tuple[int, int]]]]:
@@ -123,19 +143,40 @@ def row_blocks(form: Form, kind: str) -> int:
     return len(_layout(form)[kind])
 
 
-def param_names(num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
-    """Parameter names in PyTorch's state_dict order (the same names for every form)."""
+def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru") -> list[str]:
+    """state_dict names in PyTorch's order (the same for every GRU form). cell="ligru": per layer and
+    direction weight_ih, weight_hh, bias_hh (bias=True), then the batch norm's bn_weight, bn_bias and
+    its buffers bn_running_mean, bn_running_var (state_dict entries, not parameters)."""
     names = []
     for layer in range(num_layers):
         for suffix in ("", "_reverse") if bidirectional else ("",):
-            names += [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-            if bias:
-                names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
+            kinds = ["weight_ih", "weight_hh"]
+            if cell == "ligru":
+                kinds += ["bias_hh"] * bias + [*BN_PARAMS, *BN_BUFFERS]
+            elif bias:
+                kinds += ["bias_ih", "bias_hh"]
+            names += [f"{kind}_l{layer}{suffix}" for kind in kinds]
     return names
 
 
+def is_buffer(name: str) -> bool:
+    """A state_dict entry that is state, not a trained parameter (the Light GRU's running statistics)."""
+    return _kind(name) in BN_BUFFERS
+
+
+def internal_grad_names(form: Form, num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
+    """Names for the core backward's per layer/direction gradients, flattened in its order."""
+    if form.cell != "ligru":
+        return param_names(num_layers, bidirectional, bias)
+    # The core runs a Light GRU with both biases (r's constant lives in bias_ih) and batch norm.
+    return [f"{kind}_l{layer}{suffix}" for layer in range(num_layers)
+            for suffix in (("", "_reverse") if bidirectional else ("",))
+            for kind in (*KINDS, *BN_PARAMS)]
+
+
 def _kind(name: str) -> str:
-    return name[:name.index("_l")]  # "weight_ih_l0_reverse" -> "weight_ih", "bias_hh_l1" -> "bias_hh"
+    # "weight_ih_l0_reverse" -> "weight_ih", "bias_hh_l1" -> "bias_hh", "bn_running_var_l2" -> ...
+    return name[:name.rindex("_l")]
 
 
 def param_shapes(form: Form, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool,
@@ -143,9 +184,9 @@ def param_shapes(form: Form, input_size: int, hidden_size: int, num_layers: int,
     """The public parameters' shapes, in state_dict order."""
     H, dirs = hidden_size, 2 if bidirectional else 1
     shapes: dict[str, tuple[int, ...]] = {}
-    for name in param_names(num_layers, bidirectional, bias):
+    for name in param_names(num_layers, bidirectional, bias, form.cell):
         kind = _kind(name)
-        rows = row_blocks(form, kind) * H
+        rows = 2 * H if kind.startswith("bn_") else row_blocks(form, kind) * H
         layer = int(re.search(r"_l(\d+)", name).group(1))
         cols = {"weight_ih": input_size if layer == 0 else dirs * H, "weight_hh": H}.get(kind)
         shapes[name] = (rows,) if cols is None else (rows, cols)
@@ -159,6 +200,16 @@ def to_internal(form: Form, hidden_size: int, params: Mapping[str, np.ndarray]) 
     H, layout = hidden_size, _layout(form)
     out = {}
     for name, pub in params.items():
+        if _kind(name).startswith("bn_"):
+            out[name] = pub  # the core's own batch norm arrays
+            continue
+        if form.cell == "ligru" and _kind(name) == "weight_ih":
+            # Every layer/direction: r's constant bias, and zeros where the public form has no bias.
+            suffix = name[len("weight_ih"):]
+            b_ih = np.zeros(3 * H, dtype=pub.dtype)
+            b_ih[R * H:(R + 1) * H] = LIGRU_R_BIAS
+            out["bias_ih" + suffix] = b_ih
+            out.setdefault("bias_hh" + suffix, np.zeros(3 * H, dtype=pub.dtype))
         full = np.zeros((3 * H,) + pub.shape[1:], dtype=pub.dtype)
         for j, blk in enumerate(layout[_kind(name)]):
             src = pub[j * H:(j + 1) * H]
@@ -175,8 +226,16 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
     H, layout = hidden_size, _layout(form)
     out = {}
     for name, g_full in grads.items():
+        kind = _kind(name)
+        if kind.startswith("bn_"):
+            out[name] = g_full
+            continue
+        if not layout[kind]:
+            # No public counterpart (the Light GRU's bias_ih: r's block has gradient 0, as r(1 - r) = 0,
+            # and batch norm removes any bias on z, n).
+            continue
         parts = []
-        for blk in layout[_kind(name)]:
+        for blk in layout[kind]:
             acc = None
             for g, s in blk:
                 part = g_full[g * H:(g + 1) * H]
@@ -185,6 +244,24 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
             parts.append(acc)
         out[name] = np.ascontiguousarray(np.concatenate(parts, axis=0))
     return out
+
+
+def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float | None, float | None]:
+    """(momentum, eps) resolved for the Light GRU (None -> 0.1, 1e-5, PyTorch's BatchNorm defaults);
+    (None, None) for the other forms, which have no batch norm to configure."""
+    if form.cell != "ligru":
+        for name, value in (("bn_momentum", bn_momentum), ("bn_eps", bn_eps)):
+            if value is not None:
+                raise ValueError(f"{name}={value!r} is only for cell='ligru' (the only form with batch norm); "
+                                 f"this model has cell={form.cell!r}")
+        return None, None
+    momentum = 0.1 if bn_momentum is None else _real("bn_momentum", bn_momentum)
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1] (running = (1 - m) * running + m * batch), got {momentum}")
+    eps = 1e-5 if bn_eps is None else _real("bn_eps", bn_eps)
+    if eps <= 0:
+        raise ValueError(f"bn_eps must be > 0, got {eps}")
+    return momentum, eps
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,9 +339,13 @@ def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, floa
     return act, out[0], out[1]
 
 
-def check_math(form: Form, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "sigmoid",
                activation_alpha: Any = None, activation_beta: Any = None, recurrent_activation_alpha: Any = None,
                recurrent_activation_beta: Any = None, clip: Any = None) -> CellMath:
+    """The validated activations and clip. activation=None is the form's own candidate: tanh, or ReLU
+    for the Light GRU."""
+    if activation is None:
+        activation = "relu" if form.cell == "ligru" else "tanh"
     act, a_alpha, a_beta = _activation("activation", activation, activation_alpha, activation_beta)
     rec, r_alpha, r_beta = _activation("recurrent_activation", recurrent_activation, recurrent_activation_alpha,
                                        recurrent_activation_beta)
@@ -280,4 +361,14 @@ def check_math(form: Form, activation: Any = "tanh", recurrent_activation: Any =
         raise ValueError(f"{what} needs a recurrent_activation with f(-a) = 1 - f(a) ('sigmoid', or 'hard_sigmoid' "
                          f"with recurrent_activation_beta=0.5), got {rec!r}"
                          + (f" with beta {r_beta}" if rec == "hard_sigmoid" else ""))
+    if form.cell == "ligru":
+        # Its activations are part of its definition (ReLU candidate, sigmoid gate); a clip would also
+        # clip r's constant pre-activation and break r = 1.
+        if act != "relu":
+            raise ValueError(f"cell='ligru' has a ReLU candidate by definition (Ravanelli et al. 2018); got "
+                             f"activation={act!r} (leave it None or 'relu')")
+        if rec != "sigmoid":
+            raise ValueError(f"cell='ligru' has a sigmoid update gate by definition; got recurrent_activation={rec!r}")
+        if clip is not None:
+            raise ValueError(f"clip is not supported for cell='ligru' (got clip={clip})")
     return CellMath(act, a_alpha, a_beta, rec, r_alpha, r_beta, clip)

@@ -1,11 +1,14 @@
 """GRU forward and backward on explicit weights (PyTorch names and layout).
 
 The GRU class uses the same machinery with weights it keeps packed between calls; these
-functions pack the given weights on every call.
+functions pack the given weights on every call. They never modify their inputs: a Light GRU's
+training forward returns its batch statistics in ``cache.batch_stats``, and
+``update_running_stats`` makes the new running statistics from them.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
@@ -13,12 +16,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _core, cells
-from ._validation import check_dropout, check_shape, float_array, lengths_array
+from ._validation import check_bool, check_dropout, check_shape, float_array, lengths_array
 
-__all__ = ["gru_forward", "gru_backward", "param_names", "GruCache"]
+__all__ = ["gru_forward", "gru_backward", "param_names", "update_running_stats", "GruCache"]
 
 
-param_names = cells.param_names  # PyTorch's state_dict order; the same names for every cell form
+param_names = cells.param_names  # PyTorch's state_dict order; the same names for every GRU form
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Spec:
     # reset_after above is the core's (already resolved: False for an MGU).
     form: cells.Form = cells.STANDARD
     math: cells.CellMath = cells.STANDARD_MATH  # activations and clip
+    bn_eps: float | None = None  # the Light GRU's batch norm epsilon (None for the other forms)
+
+    @property
+    def batch_norm(self) -> bool:
+        return self.form.cell == "ligru"
 
     @property
     def directions(self) -> int:
@@ -52,14 +60,24 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray]) -> Any:
     """A core holding `params` (public, checked shapes), mapped onto the core's standard cell."""
     params = cells.to_internal(spec.form, spec.hidden_size, params)
     core_cls = _core.GruF32 if spec.dtype == np.float32 else _core.GruF64
-    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias, spec.bidirectional,
-                    spec.reset_after, **spec.math.core_kwargs())
+    bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
+    # The Light GRU always has the core's biases: bias_ih holds r's constant.
+    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,
+                    spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
     for layer in range(spec.num_layers):
         for d in range(spec.directions):
             s = f"l{layer}{'_reverse' if d else ''}"
             core.set_params(layer, d, params[f"weight_ih_{s}"], params[f"weight_hh_{s}"],
                             params.get(f"bias_ih_{s}"), params.get(f"bias_hh_{s}"))
+            if spec.batch_norm:
+                set_batch_norm(core, layer, d, params)
     return core
+
+
+def set_batch_norm(core: Any, layer: int, direction: int, params: Mapping[str, np.ndarray]) -> None:
+    """Hands one layer/direction's batch norm arrays (public names) to a Light GRU's core."""
+    s = f"l{layer}{'_reverse' if direction else ''}"
+    core.set_batch_norm(layer, direction, *(params[f"{kind}_{s}"] for kind in (*cells.BN_PARAMS, *cells.BN_BUFFERS)))
 
 
 @dataclass
@@ -77,6 +95,11 @@ class GruCache:
     seed: int
     unbatched: bool
     x_dtype: np.dtype = field(default=np.dtype(np.float32))
+    # Light GRU: whether batch norm used this batch's statistics (training) or the running ones;
+    # with batch statistics, batch_stats maps each bn_running_mean_l{k}[_reverse] /
+    # bn_running_var_l{k}[_reverse] name to this batch's mean / unbiased variance over its valid steps.
+    batch_statistics: bool = False
+    batch_stats: dict[str, np.ndarray] | None = None
 
 
 def to_time_major(spec: Spec, x: Any) -> tuple[np.ndarray, bool]:
@@ -120,7 +143,8 @@ def state_array(spec: Spec, name: str, h: Any, batch: int, unbatched: bool) -> n
 
 
 def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any, *, keep_cache: bool,
-                dropout: float, seed: int) -> tuple[np.ndarray, np.ndarray, GruCache | None]:
+                dropout: float, seed: int,
+                batch_statistics: bool = False) -> tuple[np.ndarray, np.ndarray, GruCache | None]:
     x_dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     xt, unbatched = to_time_major(spec, x)
     steps, batch = xt.shape[0], xt.shape[1]
@@ -130,11 +154,30 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
         if unbatched:
             raise ValueError("lengths needs a batched (3-D) x")
         lens = lengths_array(lengths, batch, steps)
-    y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed)
+    batch_statistics = batch_statistics and spec.batch_norm
+    stats = None
+    if batch_statistics:
+        rows = steps * batch if lens is None else int(lens.sum())
+        if rows < 2:  # PyTorch's BatchNorm refuses this too: the variance of one value is undefined
+            raise ValueError("batch norm with batch statistics needs more than one valid step in the batch "
+                             f"(this batch has {rows}); use training=False for a single step")
+        stats = np.empty((spec.num_layers * spec.directions, 2, 2 * spec.hidden_size), spec.dtype)
+        y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed, True, stats)
+    else:
+        y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed)
     cache = None
     if keep_cache:
-        cache = GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched, np.dtype(x_dtype))
+        cache = GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched, np.dtype(x_dtype),
+                         batch_statistics, None if stats is None else _stats_dict(spec, stats))
     return from_time_major(spec, y, unbatched), (h_n[:, 0, :] if unbatched else h_n), cache
+
+
+def _stats_dict(spec: Spec, stats: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for i in range(spec.num_layers * spec.directions):
+        s = f"l{i // spec.directions}{'_reverse' if i % spec.directions else ''}"
+        out[f"bn_running_mean_{s}"], out[f"bn_running_var_{s}"] = stats[i, 0], stats[i, 1]
+    return out
 
 
 def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
@@ -149,11 +192,14 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
         dyt = np.ascontiguousarray(dyt)
     dh = None if dh_n is None else state_array(spec, "dh_n", dh_n, cache.batch, cache.unbatched)
     dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dyt, dh,
-                                             cache.dropout, cache.seed)
+                                             cache.dropout, cache.seed, cache.batch_statistics)
     grads = {"x": from_time_major(spec, dx, cache.unbatched), "h0": dh0[:, 0, :] if cache.unbatched else dh0}
-    names = param_names(spec.num_layers, spec.bidirectional, spec.bias)
+    names = cells.internal_grad_names(spec.form, spec.num_layers, spec.bidirectional, spec.bias)
     flat = [g for layer in per_layer for g in layer]
-    grads.update(cells.to_public_grads(spec.form, spec.hidden_size, dict(zip(names, flat))))
+    public = cells.to_public_grads(spec.form, spec.hidden_size, dict(zip(names, flat)))
+    # In state_dict order; internal-only arrays (the Light GRU's bias_hh when bias=False) and the
+    # running statistics (buffers) have none.
+    grads.update((k, public[k]) for k in spec.param_shapes() if not cells.is_buffer(k))
     return grads
 
 
@@ -162,7 +208,7 @@ def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirect
                      cell: Any = "gru") -> Spec:
     if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
         raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
-    bias = "bias_ih_l0" in params
+    bias = ("bias_hh_l0" if cell == "ligru" else "bias_ih_l0") in params  # the Light GRU has no bias_ih
     form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
     blocks = cells.row_blocks(form, "weight_ih")
     w = np.asarray(params["weight_ih_l0"])
@@ -197,21 +243,27 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                 num_layers: int | None = None, bidirectional: bool | None = None, reset_after: bool | None = None,
                 batch_first: bool = False, dropout: float = 0.0, training: bool = False,
                 dropout_seed: int = 0, gates: str = "full", update: str = "old", cell: str = "gru",
-                activation: str = "tanh", recurrent_activation: str = "sigmoid", activation_alpha: float | None = None,
-                activation_beta: float | None = None, recurrent_activation_alpha: float | None = None,
-                recurrent_activation_beta: float | None = None,
-                clip: float | None = None) -> tuple[np.ndarray, np.ndarray, GruCache]:
+                activation: str | None = None, recurrent_activation: str = "sigmoid",
+                activation_alpha: float | None = None, activation_beta: float | None = None,
+                recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
+                clip: float | None = None, bn_eps: float | None = None) -> tuple[np.ndarray, np.ndarray, GruCache]:
     """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
-    cell form's public parameters; reset_after=None means True, or False for cell="mgu"."""
+    cell form's public parameters (state_dict entries); reset_after=None means True, or False for
+    cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru").
+
+    cell="ligru" with training=True normalises with the batch's statistics and returns them in
+    cache.batch_stats (see update_running_stats); training=False uses params' running statistics."""
     spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
                                                activation_beta, recurrent_activation_alpha,
-                                               recurrent_activation_beta, clip))
+                                               recurrent_activation_beta, clip),
+                   bn_eps=cells.check_batch_norm(spec.form, None, bn_eps)[1])
     p = checked_params(spec, params)
     core = make_core(spec, p)
+    training = check_bool("training", training)
     rate = check_dropout(dropout) if training else 0.0
     return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=rate,
-                       seed=int(dropout_seed) % (1 << 64))
+                       seed=int(dropout_seed) % (1 << 64), batch_statistics=training)
 
 
 def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
@@ -219,3 +271,26 @@ def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str,
     if not isinstance(cache, GruCache):
         raise TypeError(f"cache must come from gru_forward, got {type(cache).__name__}")
     return run_backward(cache, dy, dh_n)
+
+
+def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, Any],
+                         momentum: float = 0.1) -> dict[str, np.ndarray]:
+    """A Light GRU's new running statistics after one training batch, PyTorch's BatchNorm rule:
+    running = (1 - momentum) * running + momentum * batch (the batch's unbiased variance for
+    bn_running_var). `batch_stats` is a training forward's cache.batch_stats; returns new arrays
+    for those names, of the running arrays' dtype (params is not modified)."""
+    if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+        raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
+    if batch_stats is None:
+        raise ValueError("batch_stats is None: only a training forward of cell='ligru' has batch statistics")
+    out = {}
+    for name, batch in batch_stats.items():
+        if name not in params:
+            raise ValueError(f"params has no {name!r} for the batch statistic of that name")
+        old = params[name]
+        dtype = old.dtype if isinstance(old, np.ndarray) and old.dtype.kind == "f" else np.dtype(np.float64)
+        old64, batch64 = np.asarray(old, np.float64), np.asarray(batch, np.float64)
+        check_shape(name, old64, batch64.shape)
+        # In float64, rounded once: the same bits whichever order the caller updates in.
+        out[name] = ((1.0 - momentum) * old64 + momentum * batch64).astype(dtype)
+    return out

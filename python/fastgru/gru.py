@@ -14,6 +14,8 @@ from ._validation import check_bool, check_dropout, check_dtype, check_size, flo
 
 __all__ = ["GRU", "load"]
 
+_BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
+
 
 class GRU:
     """A multi-layer GRU with PyTorch's semantics, weight names and layout (see docs/API.md).
@@ -26,22 +28,28 @@ class GRU:
     its parameters mapped (fastgru.cells, docs/API.md "Cell forms"); the parameters are the form's own.
     ``activation`` (candidate), ``recurrent_activation`` (gates), their ``*_alpha``/``*_beta`` and
     ``clip`` are ONNX's GRU attributes (docs/API.md "Activations and clip").
+
+    ``cell="ligru"`` is the Light GRU (Ravanelli et al. 2018): batch norm on the input projection,
+    with its own ``bn_weight_l{k}``/``bn_bias_l{k}`` parameters and running statistics (buffers in
+    state_dict); ``forward(training=True)`` uses the batch's statistics and updates the running ones
+    with ``bn_momentum``; inference (``gru(x)``, ``step``, ``forward(training=False)``) uses them.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  reset_after: bool | None = None, dtype: Any = np.float32, seed: int | None = None,
                  padding: str = "zeros", *, gates: str = "full", update: str = "old", cell: str = "gru",
-                 activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 activation: str | None = None, recurrent_activation: str = "sigmoid",
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
-                 clip: float | None = None) -> None:
+                 clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None) -> None:
         if not isinstance(padding, str) or padding not in ("zeros", "carry"):
             raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
         self._padding = padding
         bias = check_bool("bias", bias)
         form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
+        self._bn_momentum, bn_eps = cells.check_batch_norm(form, bn_momentum, bn_eps)
         self._spec = F.Spec(
             check_size("input_size", input_size),
             check_size("hidden_size", hidden_size),
@@ -54,11 +62,13 @@ class GRU:
             form,
             cells.check_math(form, activation, recurrent_activation, activation_alpha, activation_beta,
                              recurrent_activation_alpha, recurrent_activation_beta, clip),
+            bn_eps,
         )
         self.dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's init, for the form's own (public) parameters
-        params = {name: self._rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+        params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
+                         else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
                   for name, shape in self._spec.param_shapes().items()}
         self._set_params(params)
 
@@ -83,6 +93,8 @@ class GRU:
     recurrent_activation_alpha = property(lambda self: self._spec.math.recurrent_activation_alpha)
     recurrent_activation_beta = property(lambda self: self._spec.math.recurrent_activation_beta)
     clip = property(lambda self: self._spec.math.clip)
+    bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
+    bn_eps = property(lambda self: self._spec.bn_eps)
 
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         for arr in params.values():
@@ -91,6 +103,17 @@ class GRU:
         self._core = F.make_core(self._spec, params)
         self._core_step = self._core.step  # bound once: step() is called per sample in streams
         self._token = object()  # a new identity for every set of weights
+
+    def _update_running_stats(self, batch_stats: dict[str, np.ndarray]) -> None:
+        new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
+        for arr in new.values():
+            arr.flags.writeable = False
+        self._params.update(new)
+        # Running statistics are state, not weights: caches stay valid (backward reads the statistics
+        # its forward used from the cache), so the weights' token is kept.
+        for layer in range(self.num_layers):
+            for d in range(self.num_directions):
+                F.set_batch_norm(self._core, layer, d, self._params)
 
     def __getattr__(self, name: str) -> np.ndarray:
         params = self.__dict__.get("_params", {})
@@ -104,8 +127,10 @@ class GRU:
                               ("reset_after", self.cell != "mgu")):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)}")
-        for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"),
-                              *cells.STANDARD_MATH.config().items()):
+        math_defaults = dict(cells.STANDARD_MATH.config(), activation="relu" if self.cell == "ligru" else "tanh")
+        for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"), *math_defaults.items(),
+                              ("bn_momentum", 0.1 if self.cell == "ligru" else None),
+                              ("bn_eps", 1e-5 if self.cell == "ligru" else None)):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)!r}")
         if self.dropout:
@@ -134,11 +159,16 @@ class GRU:
     def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
                 training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
         """The differentiable forward: (y, h_n, cache) for backward(). With training=True,
-        inter-layer dropout is applied with a fresh seed from the model's generator."""
+        inter-layer dropout is applied with a fresh seed from the model's generator, and a Light GRU
+        normalises with the batch's statistics and then updates its running statistics (like a
+        PyTorch module in train mode: this call changes the model's state)."""
+        training = check_bool("training", training)
         rate = self.dropout if training and self.num_layers > 1 else 0.0
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
         y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
-                                      dropout=rate, seed=seed)
+                                      dropout=rate, seed=seed, batch_statistics=training)
+        if cache.batch_stats is not None:
+            self._update_running_stats(cache.batch_stats)
         return self._carry(y, lengths), h_n, cache
 
     def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
@@ -165,34 +195,27 @@ class GRU:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
         same as running the whole sequence at once; `state` is not modified."""
+        # Fast path (streaming loops): arrays of the model's dtype go straight to the core, which
+        # checks shapes (batched or unbatched) and copies a non-contiguous array itself.
         dtype = self._spec.dtype
-        # Fast path (streaming loops): arrays of the model's dtype; the core checks shapes and
-        # makes any layout copy itself.
-        if (type(x_t) is np.ndarray and type(state) is np.ndarray and x_t.dtype is dtype
-                and state.dtype is dtype and x_t.ndim == 2):
+        if type(x_t) is np.ndarray and type(state) is np.ndarray and x_t.dtype is dtype and state.dtype is dtype:
             new = self._core_step(x_t, state)
             return new[-1], new
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
-        x = float_array("x_t", x_t, dtype)
-        h = float_array("state", state, dtype)
-        if x.ndim == 1:  # one unbatched step
-            if h.ndim != 2:
-                raise ValueError(f"state must be (num_layers, hidden_size) for an unbatched x_t, got {h.shape}")
-            new = self._core.step(x[None], h[:, None])
-            return new[-1, 0], new[:, 0]
-        new = self._core.step(x, h)
+        new = self._core_step(float_array("x_t", x_t, dtype), float_array("state", state, dtype))
         return new[-1], new
 
     # Parameters.
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under PyTorch's names."""
+        """Copies of the parameters under PyTorch's names (and a Light GRU's running statistics)."""
         return {k: v.copy() for k, v in self._params.items()}
 
     def parameters(self) -> list[np.ndarray]:
-        """Read-only views of the parameters, in state_dict order."""
-        return list(self._params.values())
+        """Read-only views of the parameters, in state_dict order (running statistics are buffers:
+        not included, and backward gives them no gradient)."""
+        return [v for k, v in self._params.items() if not cells.is_buffer(k)]
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Replaces the parameters (names and shapes as state_dict()); repacks the weights."""
@@ -205,6 +228,9 @@ class GRU:
         the ones this model's form maps to, so it computes the same function with the same core
         arithmetic (bit for bit). Every other setting is kept; a new generator (seed 0) drives its
         dropout. Exports (to_torch, to_onnx, to_keras_weights) write this model."""
+        if self.cell == "ligru":
+            raise ValueError("cell='ligru' has batch norm on its input projection, which the standard GRU has not; "
+                             "there is no equivalent standard GRU")
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
                          padding=self._padding, **self._spec.math.config())
@@ -212,7 +238,10 @@ class GRU:
         return std
 
     def _exportable(self, to: str) -> "GRU":
-        if not self._spec.math.standard and to != "Keras":
+        if self.cell == "ligru":
+            raise ValueError(f"{to} export: cell='ligru' has batch norm on its input projection, which {to}'s GRU "
+                             "has not; it cannot be exported")
+        if not self._spec.math.standard and to not in ("Keras", "ONNX"):  # ONNX's GRU has them as attributes
             raise ValueError(f"{to} export writes the default activations (sigmoid gates, tanh candidate, no "
                              f"clip); this model has activation={self.activation!r}, recurrent_activation="
                              f"{self.recurrent_activation!r}, clip={self.clip!r}")
@@ -259,7 +288,8 @@ class GRU:
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
-                    **self._spec.math.config())
+                    **self._spec.math.config(),
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other

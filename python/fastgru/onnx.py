@@ -17,9 +17,20 @@ permutation of row blocks, exact in both directions. ``linear_before_reset != 0`
 at each sequence's own last step, the reverse direction starts at each sequence's own last
 element, and a length of 0 gives zero outputs and a zero ``Y_h`` (even with ``initial_h``).
 
-Not supported yet (``NotImplementedError``): activations other than the default pair
-``["Sigmoid", "Tanh"]`` per direction, ``clip``, and dtypes other than float32/float64. The
-``onnx`` package is needed only by ``load_onnx`` and ``export_gru`` and imported only there.
+Activations and clip. ``activations`` (f for z and r, g for the candidate, per direction; any
+case), ``activation_alpha``/``activation_beta`` and ``clip`` map onto fastgru's
+``recurrent_activation``/``activation`` (docs/API.md, "Activations and clip"). The alpha and beta
+lists are consumed as ONNX Runtime consumes them: each function that takes an alpha (beta) takes
+the next value of its list, in the order f, g (then the reverse direction's f, g); the others
+take none, values left over are ignored. A missing value is the ONNX operator's default
+(LeakyRelu 0.01, ThresholdedRelu 1.0, Elu 1.0, Affine 1.0/0.0, HardSigmoid 0.2/0.5; ScaledTanh
+has none, so its values are required). ONNX Runtime 1.31 defaults Affine, ThresholdedRelu and
+ScaledTanh to 0 instead, so ``export_gru`` always writes every parameter explicitly.
+
+Not supported (``NotImplementedError``): dtypes other than float32/float64, and in ``load_onnx``
+only, bidirectional nodes whose two directions have different activations (``gru_op`` runs
+those as two one-direction computations). The ``onnx`` package is needed only by ``load_onnx``
+and ``export_gru`` and imported only there.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import cells
 from . import functional as F
 from ._validation import check_size, lengths_array
 from .gru import GRU
@@ -37,9 +49,23 @@ from .gru import GRU
 __all__ = ["gru_op", "load_onnx", "export_gru", "stack", "ReverseGRU"]
 
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
-# Every activation the ONNX spec names for RNN operators (lower case, as ONNX Runtime compares).
-ONNX_ACTIVATIONS = {"relu", "tanh", "sigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh",
-                    "hardsigmoid", "elu", "softsign", "softplus"}
+# Every activation the ONNX spec names for RNN operators, keyed by its lower-case name (ONNX
+# Runtime compares names that way): (fastgru's name, ONNX's spelling, takes alpha, takes beta).
+# Which functions consume values of activation_alpha / activation_beta is ONNX Runtime's table.
+ONNX_ACTIVATIONS = {
+    "sigmoid": ("sigmoid", "Sigmoid", False, False),
+    "tanh": ("tanh", "Tanh", False, False),
+    "relu": ("relu", "Relu", False, False),
+    "affine": ("affine", "Affine", True, True),
+    "leakyrelu": ("leaky_relu", "LeakyRelu", True, False),
+    "thresholdedrelu": ("thresholded_relu", "ThresholdedRelu", True, False),
+    "scaledtanh": ("scaled_tanh", "ScaledTanh", True, True),
+    "hardsigmoid": ("hard_sigmoid", "HardSigmoid", True, True),
+    "elu": ("elu", "Elu", True, False),
+    "softsign": ("softsign", "Softsign", False, False),
+    "softplus": ("softplus", "Softplus", False, False),
+}
+_BY_FASTGRU_NAME = {v[0]: v for v in ONNX_ACTIVATIONS.values()}
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh")  # f (z and r gates), g (candidate), per direction
 GRU_ATTRIBUTES = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
                   "hidden_size", "layout", "linear_before_reset",
@@ -58,8 +84,10 @@ def _text(value: Any) -> Any:
 
 
 def _check_attributes(direction: Any, linear_before_reset: Any, activations: Any, activation_alpha: Any,
-                      activation_beta: Any, clip: Any, layout: Any, where: str = "") -> tuple[str, int]:
-    """Validates the ONNX GRU attributes; returns (direction, layout). `where` prefixes messages."""
+                      activation_beta: Any, clip: Any, layout: Any,
+                      where: str = "") -> tuple[str, int, list[cells.CellMath]]:
+    """Validates the ONNX GRU attributes; returns (direction, layout, each direction's
+    activations and clip). `where` prefixes messages."""
     direction = _text(direction)
     if direction not in DIRECTIONS:
         raise ValueError(f"{where}direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
@@ -68,6 +96,7 @@ def _check_attributes(direction: Any, linear_before_reset: Any, activations: Any
         raise ValueError(f"{where}layout must be 0 or 1, got {layout!r}")
     if not isinstance(linear_before_reset, numbers.Integral):
         raise TypeError(f"{where}linear_before_reset must be an int, got {linear_before_reset!r}")
+    names = list(DEFAULT_ACTIVATIONS) * dirs
     if activations is not None and len(activations) > 0:
         if isinstance(activations, (str, bytes)) or not all(isinstance(a, (str, bytes)) for a in activations):
             raise TypeError(f"{where}activations must be a list of names, got {activations!r}")
@@ -78,19 +107,77 @@ def _check_attributes(direction: Any, linear_before_reset: Any, activations: Any
         unknown = [a for a in names if a.lower() not in ONNX_ACTIVATIONS]
         if unknown:
             raise ValueError(f"{where}activations {unknown} are not ONNX activation functions")
-        for d in range(dirs):
-            if tuple(a.lower() for a in names[2 * d:2 * d + 2]) != DEFAULT_ACTIVATIONS:
-                raise NotImplementedError(
-                    f"{where}activations={names} is not supported yet: fastgru's core implements only "
-                    f"['Sigmoid', 'Tanh'] for each direction")
-    # Sigmoid and Tanh take no alpha/beta, so with the only supported activations these lists
-    # are consumed by nothing (ONNX Runtime ignores them the same way); only their type is checked.
+    lists = []
     for name, values in (("activation_alpha", activation_alpha), ("activation_beta", activation_beta)):
-        if values is not None and not all(isinstance(v, numbers.Real) for v in np.ravel(values)):
+        values = [] if values is None else list(np.ravel(values))
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
             raise TypeError(f"{where}{name} must be a list of floats, got {values!r}")
-    if clip is not None:
-        raise NotImplementedError(f"{where}clip={clip!r} is not supported yet: fastgru's core has no cell clip")
-    return direction, int(layout)
+        lists.append(iter(float(v) for v in values))
+    alphas, betas = lists
+    if clip is not None and (isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real)):
+        raise TypeError(f"{where}clip must be a float, got {clip!r}")
+
+    maths = []
+    for d in range(dirs):
+        pair = []
+        for name in names[2 * d:2 * d + 2]:  # f, then g
+            ours, _, takes_alpha, takes_beta = ONNX_ACTIVATIONS[name.lower()]
+            # A value missing from a list: None, i.e. the ONNX operator's default.
+            alpha = next(alphas, None) if takes_alpha else None
+            beta = next(betas, None) if takes_beta else None
+            pair.append((ours, alpha, beta))
+        (f, f_alpha, f_beta), (g, g_alpha, g_beta) = pair
+        try:
+            maths.append(cells.check_math(cells.STANDARD, activation=g, recurrent_activation=f,
+                                          activation_alpha=g_alpha, activation_beta=g_beta,
+                                          recurrent_activation_alpha=f_alpha, recurrent_activation_beta=f_beta,
+                                          clip=clip))
+        except ValueError as e:
+            raise ValueError(f"{where}activations={names}, activation_alpha={activation_alpha}, "
+                             f"activation_beta={activation_beta}, clip={clip}: {e}") from None
+    return direction, int(layout), maths
+
+
+def _math_kwargs(math: cells.CellMath) -> dict[str, Any]:
+    """A CellMath as GRU / gru_forward keyword arguments."""
+    return {k: getattr(math, k) for k in ("activation", "activation_alpha", "activation_beta",
+                                          "recurrent_activation", "recurrent_activation_alpha",
+                                          "recurrent_activation_beta", "clip")}
+
+
+def _differing_attribute(a: cells.CellMath, b: cells.CellMath) -> str:
+    """The ONNX attribute in which two directions' CellMaths differ (clip is per node)."""
+    if (a.activation, a.recurrent_activation) != (b.activation, b.recurrent_activation):
+        return "activations"
+    if (a.activation_alpha, a.recurrent_activation_alpha) != (b.activation_alpha, b.recurrent_activation_alpha):
+        return "activation_alpha"
+    return "activation_beta"
+
+
+def _onnx_activation_attributes(math: Any, dirs: int) -> dict[str, Any]:
+    """The GRU node attributes that make ONNX (Runtime) compute `math` (a CellMath, or a GRU:
+    the same attribute names) in every direction: nothing for the defaults; otherwise every
+    alpha/beta written out, since ONNX Runtime's defaults differ from ONNX's for some functions."""
+    attrs: dict[str, Any] = {}
+    pair = [(math.recurrent_activation, math.recurrent_activation_alpha, math.recurrent_activation_beta),
+            (math.activation, math.activation_alpha, math.activation_beta)]
+    if (math.recurrent_activation, math.activation) != DEFAULT_ACTIVATIONS:
+        names, alphas, betas = [], [], []
+        for name, alpha, beta in pair * dirs:
+            _, onnx_name, takes_alpha, takes_beta = _BY_FASTGRU_NAME[name]
+            names.append(onnx_name)
+            if takes_alpha:
+                alphas.append(float(alpha))
+            if takes_beta:
+                betas.append(float(beta))
+        attrs["activations"] = names
+        if alphas:
+            attrs["activation_alpha"] = alphas
+        if betas:
+            attrs["activation_beta"] = betas
+    if math.clip is not None:
+        attrs["clip"] = float(math.clip)
+    return attrs
 
 
 def _float_input(name: str, value: Any, dtype: np.dtype | None, where: str = "") -> np.ndarray:
@@ -172,6 +259,21 @@ def _reverse_within(a: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # The ONNX GRU operator.
 
+def _run_directions(x: np.ndarray, W: np.ndarray, R: np.ndarray, B: np.ndarray | None, H: int,
+                    h0: np.ndarray | None, lens: np.ndarray | None, reset_after: bool, reverse: bool,
+                    math: cells.CellMath) -> tuple[np.ndarray, np.ndarray]:
+    """One ONNX node's directions (all of W's) on the core: y (T, B, dirs*H), h_n (dirs, B, H).
+    `reverse`: one direction reading each sequence from its own last element."""
+    params = _params_from_onnx(W, R, B, H)
+    if reverse:
+        x = _reverse_within(x, lens)
+    y, h_n, _ = F.gru_forward(x, params, h0, lens, num_layers=1, bidirectional=W.shape[0] == 2,
+                              reset_after=reset_after, **_math_kwargs(math))
+    if reverse:
+        y = _reverse_within(y, lens)
+    return y, h_n
+
+
 def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, initial_h: Any = None, *,
            hidden_size: int | None = None, direction: str = "forward", linear_before_reset: int = 0,
            activations: Sequence[str] | None = None, activation_alpha: Sequence[float] | None = None,
@@ -185,13 +287,16 @@ def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, ini
     ``sequence_lens`` integers [B] in [0, T]. ``hidden_size=None`` takes it from R. All float
     inputs must share one dtype, float32 or float64, which is the dtype of the results.
 
-    ``direction="reverse"``: the core has no reverse-only mode, so each sequence is reversed
-    within its own length, run forwards, and the outputs are reversed back (an exact
-    reordering, no arithmetic). Raises NotImplementedError for non-default ``activations`` and
-    for ``clip``; ValueError/TypeError for malformed inputs or attributes.
+    ``activations`` (any case), ``activation_alpha``, ``activation_beta`` and ``clip`` as in the
+    module docstring. ``direction="reverse"``: the core has no reverse-only mode, so each
+    sequence is reversed within its own length, run forwards, and the outputs are reversed back
+    (an exact reordering, no arithmetic). The core applies one (f, g) pair to both directions, so
+    a bidirectional node whose directions' activations differ runs as two one-direction
+    computations (the reverse one reversed as above), stacked. Raises ValueError/TypeError for
+    malformed inputs or attributes.
     """
-    direction, layout = _check_attributes(direction, linear_before_reset, activations, activation_alpha,
-                                          activation_beta, clip, layout)
+    direction, layout, maths = _check_attributes(direction, linear_before_reset, activations, activation_alpha,
+                                                 activation_beta, clip, layout)
     dirs = DIRECTIONS[direction]
     X = _float_input("X", X, None)
     dtype = X.dtype
@@ -238,13 +343,15 @@ def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, ini
         if np.all(lens == T) and empty is None:
             lens = None  # the unpadded fast path, same result
 
-    params = _params_from_onnx(W, R, B, H)
-    if direction == "reverse":
-        x = _reverse_within(x, lens)
-    y, h_n, _ = F.gru_forward(x, params, h0, lens, num_layers=1, bidirectional=dirs == 2,
-                              reset_after=bool(linear_before_reset))
-    if direction == "reverse":
-        y = _reverse_within(y, lens)
+    run = dict(x=x, H=H, lens=lens, reset_after=bool(linear_before_reset))
+    if dirs == 2 and maths[0] != maths[1]:
+        parts = [_run_directions(W=W[d:d + 1], R=R[d:d + 1], B=None if B is None else B[d:d + 1],
+                                 h0=None if h0 is None else h0[d:d + 1], reverse=d == 1, math=maths[d], **run)
+                 for d in range(2)]
+        y = np.concatenate([parts[0][0], parts[1][0]], axis=-1)  # forward half first, as the core's
+        h_n = np.concatenate([parts[0][1], parts[1][1]], axis=0)
+    else:
+        y, h_n = _run_directions(W=W, R=R, B=B, h0=h0, reverse=direction == "reverse", math=maths[0], **run)
     if empty is not None:
         y[:, empty] = 0
         h_n[:, empty] = 0
@@ -334,31 +441,38 @@ class ReverseGRU(GRU):
         raise NotImplementedError("fastgru's .npz format has no reverse-only GRU; use to_onnx / load_onnx")
 
 
+# Settings that are not the same across the layers of one model, so stack does not compare them.
+_PER_LAYER = ("input_size", "num_layers", "batch_first", "dropout")
+
+
 def stack(grus: Iterable[GRU], *, batch_first: bool = False) -> GRU:
     """One multi-layer GRU from single-layer ones (layer 0 first), e.g. the per-layer nodes that
-    load_onnx returns for a PyTorch or fastgru export. All must share hidden_size, direction(s),
-    bias, reset_after, dtype and class, and each layer's input_size must be the previous
-    layer's output size. The weights are copied unchanged."""
+    load_onnx returns for a PyTorch or fastgru export. All must share class and every setting but
+    input_size (hidden_size, direction(s), bias, reset_after, dtype, padding, cell form,
+    activations, clip), and each layer's input_size must be the previous layer's output size. The
+    result has those settings, no dropout, and the weights copied unchanged."""
     grus = list(grus)
     if not grus:
         raise ValueError("stack needs at least one GRU")
     first = grus[0]
+    shared = {k: v for k, v in first.config().items() if k not in _PER_LAYER} if isinstance(first, GRU) else {}
     for k, g in enumerate(grus):
         if not isinstance(g, GRU):
             raise TypeError(f"stack: item {k} is a {type(g).__name__}, not a fastgru.GRU")
         if g.num_layers != 1:
             raise ValueError(f"stack: item {k} has {g.num_layers} layers; stack single-layer GRUs")
-        same = (type(g), g.hidden_size, g.bidirectional, g.bias, g.reset_after, g.dtype)
-        if same != (type(first), first.hidden_size, first.bidirectional, first.bias, first.reset_after,
-                    first.dtype):
-            raise ValueError(f"stack: item {k} ({g!r}) differs from item 0 ({first!r}) in class, "
-                             f"hidden_size, bidirectional, bias, reset_after or dtype")
+        cfg = {key: v for key, v in g.config().items() if key not in _PER_LAYER}
+        differ = (["class"] if type(g) is not type(first) else []) + [
+            key for key in sorted(set(cfg) | set(shared)) if cfg.get(key) != shared.get(key)]
+        if differ:
+            raise ValueError(f"stack: item {k} ({g!r}) differs from item 0 ({first!r}) in {', '.join(differ)}")
         if k and g.input_size != first.num_directions * first.hidden_size:
             raise ValueError(f"stack: item {k} has input_size {g.input_size}, expected "
                              f"{first.num_directions * first.hidden_size} (the output size of item {k - 1})")
-    out = type(first)(first.input_size, first.hidden_size, num_layers=len(grus), bias=first.bias,
-                      batch_first=batch_first, bidirectional=first.bidirectional, reset_after=first.reset_after,
-                      dtype=first.dtype, seed=0)
+    # config() holds every constructor setting (cell form and activations included), so the
+    # stacked model has the same parameter shapes per layer and the same cell.
+    out = type(first)(**{**first.config(), "num_layers": len(grus), "batch_first": batch_first, "dropout": 0.0},
+                      seed=0)
     params = {}
     for k, g in enumerate(grus):
         params.update({name.replace("_l0", f"_l{k}"): arr for name, arr in g.state_dict().items()})
@@ -404,8 +518,11 @@ def load_onnx(path_or_model: Any) -> dict[str, GRU]:
     ``batch_first = layout == 1``, and the weights' dtype. W, R and B must be initializers or
     Constant outputs (ValueError otherwise). Inputs that are not weights (X, sequence_lens,
     initial_h) are not part of the GRU: pass them when calling it. Use ``stack`` to join the
-    per-layer nodes of a multi-layer export. Nodes with activations or clip that fastgru does not
-    implement raise NotImplementedError naming the node.
+    per-layer nodes of a multi-layer export. ``activations``, ``activation_alpha``,
+    ``activation_beta`` and ``clip`` become the GRU's ``recurrent_activation``/``activation``,
+    their alpha/beta and ``clip``. A bidirectional node whose two directions have different
+    activations raises NotImplementedError naming the node and the attribute (a GRU applies one
+    pair to both directions; ``gru_op`` runs such a node).
     """
     model = _load_model(path_or_model)
     graph = model.graph
@@ -424,11 +541,18 @@ def load_onnx(path_or_model: Any) -> dict[str, GRU]:
         unknown = sorted(set(attrs) - GRU_ATTRIBUTES)
         if unknown:
             raise NotImplementedError(f"{where}attributes {unknown} are not supported")
-        direction, layout = _check_attributes(
+        direction, layout, maths = _check_attributes(
             attrs.get("direction", "forward"), attrs.get("linear_before_reset", 0), attrs.get("activations"),
             attrs.get("activation_alpha"), attrs.get("activation_beta"), attrs.get("clip"),
             attrs.get("layout", 0), where)
         dirs = DIRECTIONS[direction]
+        if dirs == 2 and maths[0] != maths[1]:
+            attr = _differing_attribute(maths[0], maths[1])
+            value = [_text(v) for v in attrs[attr]]
+            raise NotImplementedError(
+                f"{where}the forward and reverse directions differ in {attr} ({value}), and a "
+                f"fastgru.GRU applies one (f, g) pair to both directions; run the node with "
+                f"fastgru.onnx.gru_op, which computes each direction on its own")
         names = list(node.input) + [""] * (6 - len(node.input))
         weights = {}
         for role, name in zip("WRB", names[1:4]):
@@ -447,7 +571,7 @@ def load_onnx(path_or_model: Any) -> dict[str, GRU]:
         cls = ReverseGRU if direction == "reverse" else GRU
         gru = cls(W.shape[2], H, num_layers=1, bias=B is not None, batch_first=layout == 1,
                   bidirectional=dirs == 2, reset_after=bool(attrs.get("linear_before_reset", 0)),
-                  dtype=W.dtype, seed=0)
+                  dtype=W.dtype, seed=0, **_math_kwargs(maths[0]))
         gru.load_state_dict(_params_from_onnx(W, R, B, H))
         out[key] = gru
     return out
@@ -465,6 +589,9 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     outputs ``y`` and ``h_n`` as ``gru(x, h0, lengths)`` returns them. T and B are dynamic; x
     must be 3-D. The weights keep gru's dtype (ONNX Runtime 1.31 runs float32 GRUs only).
     Other cell forms are written as their equivalent standard GRU (``gru.to_standard()``).
+    Non-default activations are written as ``activations`` (f, g per direction, ONNX's
+    spelling) with every alpha/beta in ``activation_alpha``/``activation_beta``, and a clip as
+    ``clip``; ONNX stores these as float32, so a float64 model's values are rounded to float32.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -515,7 +642,8 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
             node_inputs.pop()
         y_k, h_k = f"Y_l{k}", ("h_n" if L == 1 else f"Y_h_l{k}")
         nodes.append(helper.make_node("GRU", node_inputs, [y_k, h_k], name=f"gru_l{k}", hidden_size=H,
-                                      direction=direction, linear_before_reset=int(gru.reset_after)))
+                                      direction=direction, linear_before_reset=int(gru.reset_after),
+                                      **_onnx_activation_attributes(gru, dirs)))
         h_n_parts.append(h_k)
         # Y is [T, dirs, B, H]; the next layer (and y) want [T, B, dirs*H].
         out_k = "y" if (k == L - 1 and not gru.batch_first) else f"out_l{k}"
