@@ -36,37 +36,41 @@ int default_threads() {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
+// The hot path (one job per GRU step) takes no lock: the job is published through atomics and a
+// generation counter. Only a thread that spun out and went to sleep costs a mutex and a wake-up.
 class Pool {
  public:
   explicit Pool(int threads) {
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
   }
   ~Pool() {
+    stop_.store(true);
+    generation_.fetch_add(1);
     {
       std::lock_guard<std::mutex> lock(m_);
-      stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      wake_.notify_all();
     }
-    wake_.notify_all();
     for (auto& w : workers_) w.join();
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
-    {
+    job_.store(&fn, std::memory_order_relaxed);
+    n_tasks_.store(n_tasks, std::memory_order_relaxed);
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1);  // seq_cst: publishes the job, ordered before reading sleepers_
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lock(m_);
-      job_ = &fn;
-      n_tasks_ = n_tasks;
-      pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);
+      wake_.notify_all();
     }
-    wake_.notify_all();
     drain(fn, n_tasks, 0);
     // Wait for every worker to leave the job, so `fn` may go out of scope after we return.
     for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin > kSpins) {
         std::unique_lock<std::mutex> lock(m_);
-        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+        main_waiting_.store(true);
+        done_.wait(lock, [this] { return pending_.load() == 0; });
+        main_waiting_.store(false);
       }
     }
   }
@@ -86,20 +90,15 @@ class Pool {
       for (int spin = 0; generation_.load(std::memory_order_acquire) == seen; ++spin) {
         if (spin > kSpins) {
           std::unique_lock<std::mutex> lock(m_);
-          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+          sleepers_.fetch_add(1);
+          wake_.wait(lock, [&] { return generation_.load() != seen; });
+          sleepers_.fetch_sub(1);
         }
       }
-      const std::function<void(int64_t)>* job;
-      int64_t n;
-      {
-        std::lock_guard<std::mutex> lock(m_);
-        if (stop_) return;
-        seen = generation_.load(std::memory_order_acquire);
-        job = job_;
-        n = n_tasks_;
-      }
-      drain(*job, n, participant);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_.load()) return;
+      drain(*job_.load(std::memory_order_relaxed), n_tasks_.load(std::memory_order_relaxed), participant);
+      if (pending_.fetch_sub(1) == 1 && main_waiting_.load()) {
         std::lock_guard<std::mutex> lock(m_);
         done_.notify_all();
       }
@@ -107,13 +106,15 @@ class Pool {
   }
 
   std::vector<std::thread> workers_;
-  std::mutex m_;
+  std::mutex m_;  // only for sleeping and waking
   std::condition_variable wake_, done_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  const std::function<void(int64_t)>* job_ = nullptr;
-  int64_t n_tasks_ = 0;
-  bool stop_ = false;
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> main_waiting_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<const std::function<void(int64_t)>*> job_{nullptr};
+  std::atomic<int64_t> n_tasks_{0};
 };
 
 std::mutex g_pool_mutex;  // one fork-join job at a time
