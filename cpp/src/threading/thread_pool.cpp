@@ -1,6 +1,7 @@
 #include "threading/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -13,11 +14,20 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>  // _mm_pause: SSE2, part of the x86-64 baseline
+#endif
 
 #include "fastgru/runtime.h"
 
 namespace fastgru::threading {
 namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#endif
+}
 
 int default_threads() {
   if (const char* env = std::getenv("FASTGRU_NUM_THREADS"); env && *env) {
@@ -65,18 +75,34 @@ class Pool {
     }
     drain(fn, n_tasks, 0);
     // Wait for every worker to leave the job, so `fn` may go out of scope after we return.
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin > kSpins) {
-        std::unique_lock<std::mutex> lock(m_);
-        main_waiting_.store(true);
-        done_.wait(lock, [this] { return pending_.load() == 0; });
-        main_waiting_.store(false);
-      }
-    }
+    wait_while([this] { return pending_.load() != 0; }, done_, nullptr, &main_waiting_);
   }
 
  private:
-  static constexpr int kSpins = 20000;
+  // How long an idle thread spins before sleeping. Steps of a sequence arrive microseconds
+  // apart; a futex sleep/wake round trip costs tens of microseconds on a VM, and once one side
+  // sleeps the other soon follows, so every step would pay two. 200 us covers the gaps between
+  // steps (and a Python call's overhead) with room to spare.
+  static constexpr std::chrono::microseconds kSpin{200};
+
+  // Spins while `busy()` holds, then sleeps on `cv` until it no longer does.
+  template <class Busy>
+  void wait_while(Busy&& busy, std::condition_variable& cv, std::atomic<int>* sleeping_count,
+                  std::atomic<bool>* sleeping_flag) {
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (unsigned i = 1; busy(); ++i) {
+      cpu_relax();
+      if ((i & 255) == 0 && std::chrono::steady_clock::now() > deadline) {
+        std::unique_lock<std::mutex> lock(m_);
+        if (sleeping_count) sleeping_count->fetch_add(1);
+        if (sleeping_flag) sleeping_flag->store(true);
+        cv.wait(lock, [&] { return !busy(); });
+        if (sleeping_count) sleeping_count->fetch_sub(1);
+        if (sleeping_flag) sleeping_flag->store(false);
+        return;
+      }
+    }
+  }
 
   // Static assignment: participant p always runs tasks p, p + size, ... so a task index keeps
   // meeting the same core, and with it the weight slice already in that core's L2.
@@ -87,14 +113,7 @@ class Pool {
   void work(int participant) {
     uint64_t seen = 0;
     for (;;) {
-      for (int spin = 0; generation_.load(std::memory_order_acquire) == seen; ++spin) {
-        if (spin > kSpins) {
-          std::unique_lock<std::mutex> lock(m_);
-          sleepers_.fetch_add(1);
-          wake_.wait(lock, [&] { return generation_.load() != seen; });
-          sleepers_.fetch_sub(1);
-        }
-      }
+      wait_while([&] { return generation_.load() == seen; }, wake_, &sleepers_, nullptr);
       seen = generation_.load(std::memory_order_acquire);
       if (stop_.load()) return;
       drain(*job_.load(std::memory_order_relaxed), n_tasks_.load(std::memory_order_relaxed), participant);

@@ -88,6 +88,10 @@ def _calibrate(b: Bench, min_time_s: float) -> int:
         n *= 4
 
 
+# Seconds to wait after a runner before timing the next one (see measure()).
+PAUSE_AFTER = {"numpy": 0.15}
+
+
 def measure(benches: dict[str, Bench], repeats: int, min_time_s: float,
             on_repeat: Callable[[int], None] | None = None) -> dict[str, tuple[int, list[float]]]:
     """Warm-up and calibration per runner, then ``repeats`` rounds that each time every
@@ -104,13 +108,17 @@ def measure(benches: dict[str, Bench], repeats: int, min_time_s: float,
                 b, m = benches[n], inner[n]
                 fn = b.fn
                 with b.context():
+                    # One untimed call: after the pause, cores (and the thread pools on them) are cold
+                    # again; every runner gets the same warm-up.
+                    fn()
                     t0 = time.perf_counter_ns()
                     for _ in range(m):
                         fn()
                     t1 = time.perf_counter_ns()
                 times[n].append((t1 - t0) / m)
                 # Let the previous framework's spinning worker threads park before the next.
-                time.sleep(0.05)
+                # OpenBLAS (NumPy) busy-waits for about 2^28 cycles (~0.06 s) after a call.
+                time.sleep(PAUSE_AFTER.get(n, 0.05))
             if on_repeat:
                 on_repeat(rep)
     finally:
