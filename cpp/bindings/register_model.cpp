@@ -41,16 +41,17 @@ void check_shape(const char* name, const py::array& a, std::vector<int64_t> expe
   }
 }
 
-// `a` itself when it already is a C-contiguous array of T, else a converted copy.
+// `a` itself when it already is a C-contiguous array of T; a converted copy of any other float
+// array; TypeError (naming `name`) for anything else (ints, bools, complex, objects).
 template <class T>
-carray<T> as_carray(const py::array& a) {
+carray<T> as_carray(const char* name, const py::array& a) {
   constexpr int kFlags = py::array::c_style;
   if (a.dtype().num() == py::detail::npy_format_descriptor<T>::value && (a.flags() & kFlags) == kFlags)
     return py::reinterpret_borrow<carray<T>>(a);
-  carray<T> converted = carray<T>::ensure(a);
-  if (!converted) throw py::type_error("expected a float array convertible to " + std::string(py::str(py::dtype::of<T>())) +
-                                       ", got dtype " + std::string(py::str(a.dtype())));
-  return converted;
+  if (a.dtype().kind() != 'f')
+    throw py::type_error(std::string(name) + " must be a floating-point array, got dtype " +
+                         std::string(py::str(a.dtype())));
+  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
 }
 
 template <class T>
@@ -158,7 +159,7 @@ class PyGru {
   // Takes plain arrays and checks dtype and layout by hand: the typed caster's checks cost more
   // than a small step computes. Anything not C-contiguous of dtype T is converted (a copy).
   carray<T> step(const py::array& x_in, const py::array& h_in) {
-    const carray<T> x = as_carray<T>(x_in), h = as_carray<T>(h_in);
+    const carray<T> x = as_carray<T>("x_t", x_in), h = as_carray<T>("state", h_in);
     const GruConfig& c = gru_.config();
     if (c.bidirectional) throw py::value_error(
           "step() needs a unidirectional GRU: the reverse direction of a bidirectional one needs the whole sequence");

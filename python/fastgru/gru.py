@@ -195,12 +195,12 @@ class GRU:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
         same as running the whole sequence at once; `state` is not modified."""
-        # Fast path (streaming loops): arrays of the model's dtype go straight to the core, which
-        # checks shapes (batched or unbatched) and copies a non-contiguous array itself.
-        dtype = self._spec.dtype
-        if type(x_t) is np.ndarray and type(state) is np.ndarray and x_t.dtype is dtype and state.dtype is dtype:
+        # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
+        # float converts) and shapes (batched or unbatched) and copies a strided array itself.
+        if type(x_t) is np.ndarray and type(state) is np.ndarray:
             new = self._core_step(x_t, state)
             return new[-1], new
+        dtype = self._spec.dtype
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
