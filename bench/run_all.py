@@ -17,7 +17,7 @@ def main() -> int:
         print(f"error: cannot import fastgru.bench ({e}); install fastgru first: "
               "pip install '.[bench]'", file=sys.stderr)
         return 1
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.relpath(os.path.dirname(os.path.abspath(__file__)))
     return bench_main(["--full",
                        "--json", os.path.join(here, "results.json"),
                        "--markdown", os.path.join(here, "RESULTS.md"),
