@@ -3,8 +3,17 @@
 
 #include "register.h"
 
+#if FASTGRU_HAVE_CUDA
+namespace fastgru::bindings {
+void register_cuda(pybind11::module_& m);  // register_cuda.cpp, only in FASTGRU_CUDA builds
+}
+#endif
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastgru's compiled core (use the fastgru package, not this module)";
   fastgru::bindings::register_runtime(m);
   fastgru::bindings::register_model(m);
+#if FASTGRU_HAVE_CUDA
+  fastgru::bindings::register_cuda(m);  // sets cuda_compiled = True and adds the CUDA classes
+#endif
 }

@@ -82,7 +82,13 @@ GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layer
                       bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                       const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
                       std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
-  GruConfig c{input_size, hidden_size, num_layers, bias, bidirectional, reset_after};
+  GruConfig c;
+  c.input_size = input_size;
+  c.hidden_size = hidden_size;
+  c.num_layers = num_layers;
+  c.bias = bias;
+  c.bidirectional = bidirectional;
+  c.reset_after = reset_after;
   c.batch_norm = batch_norm;
   c.batch_norm_eps = batch_norm_eps;
   c.math.gate = {activation_named(gate_activation), gate_alpha, gate_beta};

@@ -15,7 +15,13 @@ void register_runtime(py::module_& m) {
   m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA (ValueError if unknown or unsupported).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("num_threads", &num_threads);
+#if !FASTGRU_HAVE_CUDA
+  // A CPU build: the same queries as register_cuda.cpp, answering "no CUDA".
   m.attr("cuda_compiled") = false;
+  m.def("cuda_available", [] { return false; }, "Whether a CUDA device can be used (never: a CPU build).");
+  m.def("cuda_device_count", [] { return 0; });
+  m.def("cuda_device_name", [](py::object) { return py::none(); }, py::arg("device") = py::none());
+#endif
 }
 
 }  // namespace fastgru::bindings

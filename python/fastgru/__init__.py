@@ -23,8 +23,10 @@ from . import functional
 from .gru import GRU, load
 from .onnx import load_onnx  # fastgru.onnx imports the onnx package only inside its functions
 from .runtime import available_isas, get_isa, get_num_threads, info, set_isa, set_num_threads, use_isa
+from .cuda import cuda_available  # the optional CUDA backend: fastgru.cuda (docs/CUDA.md)
 
 __all__ = [
+    "cuda_available",
     "GRU",
     "load",
     "load_onnx",

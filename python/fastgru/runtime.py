@@ -51,6 +51,7 @@ def get_num_threads() -> int:
 
 def info() -> dict[str, Any]:
     from . import __version__
+    from .cuda import cuda_available, device_name
 
     return {
         "version": __version__,
@@ -58,5 +59,7 @@ def info() -> dict[str, Any]:
         "isas_compiled": list(_core.compiled_isas()),
         "isas_supported": available_isas(),
         "num_threads": get_num_threads(),
-        "cuda": bool(_core.cuda_compiled),
+        "cuda": bool(_core.cuda_compiled),  # compiled in (FASTGRU_CUDA=ON)
+        "cuda_available": cuda_available(),  # and a device is visible
+        "cuda_device": device_name(),  # its name, or None
     }
