@@ -316,3 +316,22 @@ def test_default_num_threads_is_positive():
     assert fastgru.get_num_threads() >= 1
     if "FASTGRU_NUM_THREADS" not in os.environ and hasattr(os, "sched_getaffinity"):
         assert fastgru.get_num_threads() == len(os.sched_getaffinity(0))
+
+
+def test_device_argument_and_to():
+    """device="cuda" runs on the CUDA backend; in a CPU build (or without a GPU) it is a clear
+    RuntimeError, never a silent CPU model."""
+    gru = fastgru.GRU(4, 5, seed=0)
+    assert gru.device == "cpu" and gru.to("cpu") is gru
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        fastgru.GRU(4, 5, device="tpu")
+    if fastgru.cuda_available():
+        moved = gru.to("cuda")
+        x = np.ones((3, 2, 4), np.float32)
+        assert moved.device == "cuda"
+        assert_close(moved(x)[0], gru(x)[0], FORWARD[np.dtype(np.float32)], "y on the GPU")
+    else:
+        with pytest.raises(RuntimeError, match="CUDA"):
+            fastgru.GRU(4, 5, device="cuda")
+        with pytest.raises(RuntimeError, match="CUDA"):
+            gru.to("cuda")

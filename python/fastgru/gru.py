@@ -42,7 +42,11 @@ class GRU:
                  activation: str | None = None, recurrent_activation: str = "sigmoid",
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
-                 clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None) -> None:
+                 clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
+                 device: str = "cpu") -> None:
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        self._device = device
         if not isinstance(padding, str) or padding not in ("zeros", "carry"):
             raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
@@ -103,6 +107,12 @@ class GRU:
         self._core = F.make_core(self._spec, params)
         self._core_step = self._core.step  # bound once: step() is called per sample in streams
         self._token = object()  # a new identity for every set of weights
+        # device="cuda": the computations run on a GPU copy of these parameters (fastgru.cuda).
+        self._cuda = None
+        if self._device == "cuda":
+            from .cuda import to_cuda
+
+            self._cuda = to_cuda(self)
 
     def _update_running_stats(self, batch_stats: dict[str, np.ndarray]) -> None:
         new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
@@ -143,6 +153,8 @@ class GRU:
     # Computation.
     def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Inference: (y, h_n). No dropout, nothing kept for backward."""
+        if self._cuda is not None:
+            return self._cuda(x, h0, lengths)
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
                                   dropout=0.0, seed=0)
         return self._carry(y, lengths), h_n
@@ -162,6 +174,8 @@ class GRU:
         inter-layer dropout is applied with a fresh seed from the model's generator, and a Light GRU
         normalises with the batch's statistics and then updates its running statistics (like a
         PyTorch module in train mode: this call changes the model's state)."""
+        if self._cuda is not None:
+            return self._cuda.forward(x, h0, lengths, training=training)
         training = check_bool("training", training)
         rate = self.dropout if training and self.num_layers > 1 else 0.0
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
@@ -173,6 +187,8 @@ class GRU:
 
     def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
         """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
+        if self._cuda is not None:
+            return self._cuda.backward(cache, dy, dh_n)
         if not isinstance(cache, F.GruCache):
             raise TypeError(f"cache must come from GRU.forward, got {type(cache).__name__}")
         if cache.token is not self._token:
@@ -195,6 +211,8 @@ class GRU:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
         same as running the whole sequence at once; `state` is not modified."""
+        if self._cuda is not None:
+            return self._cuda.step(x_t, state)
         # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
         # float converts) and shapes (batched or unbatched) and copies a strided array itself.
         if type(x_t) is np.ndarray and type(state) is np.ndarray:
@@ -282,6 +300,19 @@ class GRU:
         # Other cell forms: the equivalent standard GRU. Other activations: the weights are the same;
         # the Keras layer needs the same activation and recurrent_activation set.
         return to_keras_weights(self._exportable("Keras"), layer)
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def to(self, device: str) -> "GRU":
+        """This model on `device` ("cpu" or "cuda"): itself if already there, else a copy with the
+        same configuration and parameters (RuntimeError where the build or machine has no CUDA)."""
+        if device == self._device:
+            return self
+        moved = type(self)(**self.config(), device=device)
+        moved.load_state_dict(self.state_dict())
+        return moved
 
     def config(self) -> dict[str, Any]:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
