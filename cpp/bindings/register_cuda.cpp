@@ -18,6 +18,7 @@
 
 #include "cuda/gru_cuda.h"
 #include "fastgru/gru.h"
+#include "config.h"
 #include "register.h"
 
 namespace py = pybind11;
@@ -209,22 +210,6 @@ Arg<T> parse(const char* name, const py::handle& obj, int device) {
   return a;
 }
 
-// "LeakyRelu", "leaky_relu" and "leakyrelu" all name Activation::leaky_relu (as GruF32 takes them).
-Activation activation_named(const std::string& name) {
-  std::string key;
-  for (char ch : name)
-    if (ch != '_') key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  static const std::pair<const char*, Activation> names[] = {
-      {"sigmoid", Activation::sigmoid},        {"tanh", Activation::tanh},
-      {"relu", Activation::relu},              {"affine", Activation::affine},
-      {"leakyrelu", Activation::leaky_relu},   {"thresholdedrelu", Activation::thresholded_relu},
-      {"scaledtanh", Activation::scaled_tanh}, {"hardsigmoid", Activation::hard_sigmoid},
-      {"elu", Activation::elu},                {"softsign", Activation::softsign},
-      {"softplus", Activation::softplus}};
-  for (const auto& [n, a] : names)
-    if (key == n) return a;
-  throw py::value_error("unknown activation '" + name + "'");
-}
 
 fc::RecurrentPath path_named(const std::string& name) {
   if (name == "auto") return fc::RecurrentPath::automatic;
@@ -547,21 +532,9 @@ void bind(py::module_& m, const char* name) {
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
                        std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
-             GruConfig c;
-             c.input_size = input_size;
-             c.hidden_size = hidden_size;
-             c.num_layers = num_layers;
-             c.bias = bias;
-             c.bidirectional = bidirectional;
-             c.reset_after = reset_after;
-             c.batch_norm = batch_norm;
-             c.batch_norm_eps = batch_norm_eps;
-             c.math.gate = {activation_named(gate_activation), gate_alpha, gate_beta};
-             c.math.candidate = {activation_named(candidate_activation), candidate_alpha, candidate_beta};
-             if (clip) {
-               if (!(*clip > 0)) throw py::value_error("clip must be > 0 (None: no clipping), got " + std::to_string(*clip));
-               c.math.clip = *clip;
-             }
+             const GruConfig c = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
+                                             gate_activation, gate_alpha, gate_beta, candidate_activation,
+                                             candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps);
              return new PyCudaGru<T>(c);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fastgru/gru.h"
+#include "config.h"
 #include "register.h"
 
 namespace py = pybind11;
@@ -59,46 +60,7 @@ const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
 }
 
-// "LeakyRelu", "leaky_relu" and "leakyrelu" all name Activation::leaky_relu.
-Activation activation_named(const std::string& name) {
-  std::string key;
-  for (char ch : name)
-    if (ch != '_') key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  static const std::pair<const char*, Activation> names[] = {
-      {"sigmoid", Activation::sigmoid},         {"tanh", Activation::tanh},
-      {"relu", Activation::relu},               {"affine", Activation::affine},
-      {"leakyrelu", Activation::leaky_relu},    {"thresholdedrelu", Activation::thresholded_relu},
-      {"scaledtanh", Activation::scaled_tanh},  {"hardsigmoid", Activation::hard_sigmoid},
-      {"elu", Activation::elu},                 {"softsign", Activation::softsign},
-      {"softplus", Activation::softplus}};
-  for (const auto& [n, a] : names)
-    if (key == n) return a;
-  throw py::value_error("unknown activation '" + name +
-                        "': expected one of Sigmoid, Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, "
-                        "HardSigmoid, Elu, Softsign, Softplus");
-}
 
-GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
-                      bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
-                      const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                      std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
-  GruConfig c;
-  c.input_size = input_size;
-  c.hidden_size = hidden_size;
-  c.num_layers = num_layers;
-  c.bias = bias;
-  c.bidirectional = bidirectional;
-  c.reset_after = reset_after;
-  c.batch_norm = batch_norm;
-  c.batch_norm_eps = batch_norm_eps;
-  c.math.gate = {activation_named(gate_activation), gate_alpha, gate_beta};
-  c.math.candidate = {activation_named(candidate_activation), candidate_alpha, candidate_beta};
-  if (clip) {
-    if (!(*clip > 0)) throw py::value_error("clip must be > 0 (None: no clipping), got " + std::to_string(*clip));
-    c.math.clip = *clip;
-  }
-  return c;
-}
 
 template <class T>
 class PyGru {

@@ -20,66 +20,17 @@ __device__ __forceinline__ double sigmoid(double x) { return 1.0 / (1.0 + exp(-x
 __device__ __forceinline__ float tanh_(float x) { return tanhf(x); }
 __device__ __forceinline__ double tanh_(double x) { return tanh(x); }
 
-// ONNX's activations in double (as the CPU core evaluates the rarer ones).
-__device__ inline double act_double(const ActivationSpec& s, double x) {
-  switch (s.kind) {
-    case Activation::sigmoid: return 1.0 / (1.0 + exp(-x));
-    case Activation::tanh: return tanh(x);
-    case Activation::relu: return x > 0 ? x : 0.0;
-    case Activation::affine: return s.alpha * x + s.beta;
-    case Activation::leaky_relu: return x >= 0 ? x : s.alpha * x;
-    case Activation::thresholded_relu: return x > s.alpha ? x : 0.0;
-    case Activation::scaled_tanh: return s.alpha * tanh(s.beta * x);
-    case Activation::hard_sigmoid: {
-      const double y = s.alpha * x + s.beta;
-      return y <= 0 ? 0.0 : (y >= 1 ? 1.0 : y);
-    }
-    case Activation::elu: return x >= 0 ? x : s.alpha * expm1(x);
-    case Activation::softsign: return x / (1.0 + fabs(x));
-    case Activation::softplus: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-  }
-  return x;
-}
-
-// d act / dx at x; NaN stays NaN.
-__device__ inline double act_grad_double(const ActivationSpec& s, double x) {
-  switch (s.kind) {
-    case Activation::sigmoid: {
-      const double y = 1.0 / (1.0 + exp(-x));
-      return y * (1.0 - y);
-    }
-    case Activation::tanh: {
-      const double t = tanh(x);
-      return 1.0 - t * t;
-    }
-    case Activation::relu: return x > 0 ? 1.0 : (x <= 0 ? 0.0 : x);
-    case Activation::affine: return s.alpha + 0.0 * x;
-    case Activation::leaky_relu: return x >= 0 ? 1.0 : (x < 0 ? s.alpha : x);
-    case Activation::thresholded_relu: return x > s.alpha ? 1.0 : (x <= s.alpha ? 0.0 : x);
-    case Activation::scaled_tanh: {
-      const double t = tanh(s.beta * x);
-      return s.alpha * s.beta * (1.0 - t * t);
-    }
-    case Activation::hard_sigmoid: {
-      const double y = s.alpha * x + s.beta;
-      return (y > 0 && y < 1) ? s.alpha : (y != y ? y : 0.0);
-    }
-    case Activation::elu: return x >= 0 ? 1.0 : (x < 0 ? s.alpha * exp(x) : x);
-    case Activation::softsign: {
-      const double d = 1.0 + fabs(x);
-      return 1.0 / (d * d);
-    }
-    case Activation::softplus: return 1.0 / (1.0 + exp(-x));
-  }
-  return x;
-}
+// ONNX's activations in double, the CPU core's own code (as it evaluates the rarer ones).
+#define FASTGRU_HD __host__ __device__
+#include "kernels/activation_scalar.h"
+#undef FASTGRU_HD
 
 template <class T>
 __device__ __forceinline__ T act(const ActivationSpec& s, T x) {
   if (s.kind == Activation::sigmoid) return sigmoid(x);
   if (s.kind == Activation::tanh) return tanh_(x);
   if (s.kind == Activation::relu) return x < T(0) ? T(0) : x;  // the Light GRU's candidate; NaN kept
-  return static_cast<T>(act_double(s, static_cast<double>(x)));
+  return static_cast<T>(act_scalar(s, static_cast<double>(x)));
 }
 
 // ONNX clip of a pre-activation (NaN kept).
@@ -95,7 +46,7 @@ template <class T>
 __device__ __forceinline__ T act_grad(const CellMath& m, const ActivationSpec& s, T a) {
   const double v = static_cast<double>(a);
   if (m.clip > 0 && (v > m.clip || v < -m.clip)) return T(0);
-  return static_cast<T>(act_grad_double(s, v));
+  return static_cast<T>(act_grad_scalar(s, v));
 }
 
 template <class T, bool GENERAL>

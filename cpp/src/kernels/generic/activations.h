@@ -1,59 +1,9 @@
 // The general activations (included inside an ISA namespace after vmath.h). Sigmoid and tanh
-// stay vectorised; the rarer ONNX activations run lane by lane in double precision through the
-// C math library (extern functions, never inline code compiled with this ISA's flags).
+// stay vectorised; the rarer ONNX activations run lane by lane in double precision
+// (activation_scalar.h) through the C math library (extern functions, never inline code compiled
+// with this ISA's flags).
 
-static inline double act_scalar(const ActivationSpec& s, double x) {
-  switch (s.kind) {
-    case Activation::sigmoid: return 1.0 / (1.0 + exp(-x));
-    case Activation::tanh: return tanh(x);
-    case Activation::relu: return x > 0 ? x : 0.0;
-    case Activation::affine: return s.alpha * x + s.beta;
-    case Activation::leaky_relu: return x >= 0 ? x : s.alpha * x;
-    case Activation::thresholded_relu: return x > s.alpha ? x : 0.0;
-    case Activation::scaled_tanh: return s.alpha * tanh(s.beta * x);
-    case Activation::hard_sigmoid: {
-      const double y = s.alpha * x + s.beta;
-      return y <= 0 ? 0.0 : (y >= 1 ? 1.0 : y);
-    }
-    case Activation::elu: return x >= 0 ? x : s.alpha * expm1(x);
-    case Activation::softsign: return x / (1.0 + fabs(x));
-    case Activation::softplus: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-  }
-  return x;
-}
-
-// d act / dx at x (NaN stays NaN).
-static inline double act_grad_scalar(const ActivationSpec& s, double x) {
-  switch (s.kind) {
-    case Activation::sigmoid: {
-      const double y = 1.0 / (1.0 + exp(-x));
-      return y * (1.0 - y);
-    }
-    case Activation::tanh: {
-      const double t = tanh(x);
-      return 1.0 - t * t;
-    }
-    case Activation::relu: return x > 0 ? 1.0 : (x <= 0 ? 0.0 : x);
-    case Activation::affine: return s.alpha + 0.0 * x;
-    case Activation::leaky_relu: return x >= 0 ? 1.0 : (x < 0 ? s.alpha : x);
-    case Activation::thresholded_relu: return x > s.alpha ? 1.0 : (x <= s.alpha ? 0.0 : x);
-    case Activation::scaled_tanh: {
-      const double t = tanh(s.beta * x);
-      return s.alpha * s.beta * (1.0 - t * t);
-    }
-    case Activation::hard_sigmoid: {
-      const double y = s.alpha * x + s.beta;
-      return (y > 0 && y < 1) ? s.alpha : (y != y ? y : 0.0);
-    }
-    case Activation::elu: return x >= 0 ? 1.0 : (x < 0 ? s.alpha * exp(x) : x);
-    case Activation::softsign: {
-      const double d = 1.0 + fabs(x);
-      return 1.0 / (d * d);
-    }
-    case Activation::softplus: return 1.0 / (1.0 + exp(-x));
-  }
-  return x;
-}
+#include "kernels/activation_scalar.h"
 
 template <class O, class F>
 static inline typename O::V per_lane(typename O::V x, F&& f) {
