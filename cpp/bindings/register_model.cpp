@@ -55,6 +55,20 @@ carray<T> as_carray(const char* name, const py::array& a) {
   return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
 }
 
+// A new C-contiguous array straight from NumPy's C API: the streaming step's only allocation,
+// without the heap-allocated shape/stride vectors of pybind11's array constructor.
+template <class T>
+carray<T> new_array(std::initializer_list<py::ssize_t> dims) {
+  auto& api = py::detail::npy_api::get();
+  py::ssize_t shape[4];
+  int nd = 0;
+  for (py::ssize_t d : dims) shape[nd++] = d;
+  PyObject* descr = api.PyArray_DescrFromType_(py::detail::npy_format_descriptor<T>::value);
+  PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, nd, shape, nullptr, nullptr, 0, nullptr);
+  if (!arr) throw py::error_already_set();
+  return py::reinterpret_steal<carray<T>>(arr);
+}
+
 template <class T>
 const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
@@ -145,7 +159,8 @@ class PyGru {
       check_shape("x_t", x, {batch, c.input_size});
       check_shape("state", h, {c.num_layers, batch, c.hidden_size});
     }
-    carray<T> h_out = unbatched ? carray<T>({c.num_layers, c.hidden_size}) : carray<T>({c.num_layers, batch, c.hidden_size});
+    carray<T> h_out = unbatched ? new_array<T>({c.num_layers, c.hidden_size})
+                                : new_array<T>({c.num_layers, batch, c.hidden_size});
     T* out = h_out.mutable_data();
     const size_t ws = gru_.step_workspace_size(batch);
     // The model keeps one step workspace; a concurrent caller takes a private one.
