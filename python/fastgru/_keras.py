@@ -313,3 +313,20 @@ def carry_cotangent(dy: Any, lengths: np.ndarray, batch_first: bool, dtype: np.d
     dyt[past] = 0
     dyt[lengths - 1, np.arange(B)] += tail
     return out
+
+
+def carried_outputs(model: Any, y: np.ndarray, lengths: Any) -> np.ndarray:
+    """A model's y under its padding: with padding="carry", a unidirectional model's outputs past
+    each length repeat the last valid one (in place); anything else is returned as it is."""
+    if model._padding == "carry" and lengths is not None and not model.bidirectional:
+        carry_outputs(y, lengths, model.batch_first)
+    return y
+
+
+def carried_cotangent(model: Any, cache: Any, dy: Any) -> Any:
+    """dy for the core's backward under the model's padding (carried_outputs' transpose)."""
+    if model._padding != "carry" or dy is None or cache.lengths is None or model.bidirectional:
+        return dy
+    HD = model.num_directions * model.hidden_size
+    shape = (cache.batch, cache.steps, HD) if model.batch_first else (cache.steps, cache.batch, HD)
+    return carry_cotangent(dy, cache.lengths, model.batch_first, model.dtype, shape)

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _core, cells
 from . import functional as F
+from ._keras import carried_cotangent, carried_outputs
 from ._validation import check_bool, check_size, float_array, lengths_array
 
 __all__ = ["cuda_available", "cuda_compiled", "device_name", "to_cuda", "CudaGRU"]
@@ -70,19 +71,7 @@ def make_cuda_core(spec: F.Spec, params: Mapping[str, np.ndarray]) -> Any:
     """A CUDA core holding `params` (public, checked shapes), as functional.make_core builds a CPU
     core: the same constructor arguments and parameter mapping, the CUDA classes."""
     _require()
-    params = cells.to_internal(spec.form, spec.hidden_size, params)
-    core_cls = _core.CudaGruF32 if spec.dtype == np.float32 else _core.CudaGruF64
-    bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
-    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,
-                    spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
-    for layer in range(spec.num_layers):
-        for d in range(spec.directions):
-            s = f"l{layer}{'_reverse' if d else ''}"
-            core.set_params(layer, d, params[f"weight_ih_{s}"], params[f"weight_hh_{s}"],
-                            params.get(f"bias_ih_{s}"), params.get(f"bias_hh_{s}"))
-            if spec.batch_norm:
-                F.set_batch_norm(core, layer, d, params)
-    return core
+    return F.make_core(spec, params, (_core.CudaGruF32, _core.CudaGruF64))
 
 
 class CudaGRU:
@@ -144,7 +133,7 @@ class CudaGRU:
             return y, h_n
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
                                   dropout=0.0, seed=0)
-        return self._carry(y, lengths), h_n
+        return carried_outputs(self, y, lengths), h_n
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
                 training: bool = True) -> tuple[Any, Any, F.GruCache]:
@@ -158,7 +147,7 @@ class CudaGRU:
         else:
             y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
                                           dropout=rate, seed=seed, batch_statistics=training)
-            y = self._carry(y, lengths)
+            y = carried_outputs(self, y, lengths)
         if cache.batch_stats is not None:
             self._update_running_stats(cache.batch_stats)
         return y, h_n, cache
@@ -171,13 +160,7 @@ class CudaGRU:
             raise ValueError("cache must come from this CudaGRU's forward()")
         if _is_device_array(dy) or _is_device_array(dh_n):
             return self._device_backward(cache, dy, dh_n)
-        if self._padding == "carry" and dy is not None and cache.lengths is not None and not self.bidirectional:
-            from ._keras import carry_cotangent
-
-            HD = self.num_directions * self.hidden_size
-            shape = (cache.batch, cache.steps, HD) if self.batch_first else (cache.steps, cache.batch, HD)
-            dy = carry_cotangent(dy, cache.lengths, self.batch_first, self.dtype, shape)
-        return F.run_backward(cache, dy, dh_n)
+        return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
 
     def initial_state(self, batch: int = 1) -> np.ndarray:
         batch = check_size("batch", batch, maximum=1 << 31)
@@ -196,13 +179,6 @@ class CudaGRU:
         return new[-1], new
 
     # Helpers.
-    def _carry(self, y: np.ndarray, lengths: Any) -> np.ndarray:
-        if self._padding == "carry" and lengths is not None and not self.bidirectional:
-            from ._keras import carry_outputs
-
-            carry_outputs(y, lengths, self.batch_first)
-        return y
-
     def _update_running_stats(self, batch_stats: dict[str, np.ndarray]) -> None:
         new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
         for arr in new.values():

@@ -56,10 +56,13 @@ class Spec:
                                   self.bidirectional, self.bias)
 
 
-def make_core(spec: Spec, params: Mapping[str, np.ndarray]) -> Any:
-    """A core holding `params` (public, checked shapes), mapped onto the core's standard cell."""
+def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, Any] | None = None) -> Any:
+    """A core holding `params` (public, checked shapes), mapped onto the core's standard cell.
+    `classes`: the (float32, float64) core classes, the CPU ones by default (fastgru.cuda passes its
+    own)."""
     params = cells.to_internal(spec.form, spec.hidden_size, params)
-    core_cls = _core.GruF32 if spec.dtype == np.float32 else _core.GruF64
+    f32, f64 = classes or (_core.GruF32, _core.GruF64)
+    core_cls = f32 if spec.dtype == np.float32 else f64
     bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
     # The Light GRU always has the core's biases: bias_ih holds r's constant.
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import cells
 from . import functional as F
+from ._keras import carried_cotangent, carried_outputs
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
 
 __all__ = ["GRU", "load"]
@@ -157,16 +158,7 @@ class GRU:
             return self._cuda(x, h0, lengths)
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
                                   dropout=0.0, seed=0)
-        return self._carry(y, lengths), h_n
-
-    def _carry(self, y: np.ndarray, lengths: Any) -> np.ndarray:
-        # padding="carry" (Keras masking) touches only a unidirectional y: inside
-        # keras.layers.Bidirectional, Keras zero-fills both halves past the length, as "zeros" does.
-        if self._padding == "carry" and lengths is not None and not self.bidirectional:
-            from ._keras import carry_outputs
-
-            carry_outputs(y, lengths, self.batch_first)
-        return y
+        return carried_outputs(self, y, lengths), h_n
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
                 training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
@@ -183,7 +175,7 @@ class GRU:
                                       dropout=rate, seed=seed, batch_statistics=training)
         if cache.batch_stats is not None:
             self._update_running_stats(cache.batch_stats)
-        return self._carry(y, lengths), h_n, cache
+        return carried_outputs(self, y, lengths), h_n, cache
 
     def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
         """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
@@ -194,13 +186,7 @@ class GRU:
         if cache.token is not self._token:
             raise ValueError("cache was made by another model or before this model's weights changed; "
                              "run forward again")
-        if self._padding == "carry" and dy is not None and cache.lengths is not None and not self.bidirectional:
-            from ._keras import carry_cotangent
-
-            HD = self.num_directions * self.hidden_size
-            shape = (cache.batch, cache.steps, HD) if self.batch_first else (cache.steps, cache.batch, HD)
-            dy = carry_cotangent(dy, cache.lengths, self.batch_first, self.dtype, shape)
-        return F.run_backward(cache, dy, dh_n)
+        return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
 
     def initial_state(self, batch: int = 1) -> np.ndarray:
         """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
