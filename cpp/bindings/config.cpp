@@ -50,4 +50,20 @@ GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layer
   return c;
 }
 
+SequenceBatch checked_batch(int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths) {
+  if (steps < 1) throw py::value_error("sequence length must be >= 1, got " + std::to_string(steps));
+  if (batch < 1) throw py::value_error("batch size must be >= 1, got " + std::to_string(batch));
+  if (lengths) {
+    if (lengths->ndim() != 1 || lengths->shape(0) != batch)
+      throw py::value_error("lengths must have shape (" + std::to_string(batch) + ",), one per sequence");
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t len = lengths->data()[i];
+      if (len < 1 || len > steps)
+        throw py::value_error("lengths[" + std::to_string(i) + "] = " + std::to_string(len) + " is outside [1, " +
+                              std::to_string(steps) + "]");
+    }
+  }
+  return SequenceBatch{steps, batch, lengths ? lengths->data() : nullptr};
+}
+
 }  // namespace fastgru::bindings

@@ -29,7 +29,6 @@ namespace {
 
 template <class T>
 using carray = py::array_t<T, py::array::c_style>;
-using lengths_array = py::array_t<int64_t, py::array::c_style>;
 using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s) {
@@ -505,21 +504,6 @@ class PyCudaGru {
   static void wait_for(fc::Stream s, std::initializer_list<const Arg<T>*> args) {
     for (const Arg<T>* a : args)
       if (a && a->device && a->producer) fc::stream_wait(s ? s : fc::legacy_stream(), *a->producer);
-  }
-
-  SequenceBatch checked_batch(int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths) const {
-    if (steps < 1) throw py::value_error("sequence length must be >= 1, got " + std::to_string(steps));
-    if (batch < 1) throw py::value_error("batch size must be >= 1, got " + std::to_string(batch));
-    if (lengths) {
-      check_shape("lengths", shape_of(*lengths), {batch});
-      for (int64_t i = 0; i < batch; ++i) {
-        const int64_t len = lengths->data()[i];
-        if (len < 1 || len > steps)
-          throw py::value_error("lengths[" + std::to_string(i) + "] = " + std::to_string(len) + " is outside [1, " +
-                                std::to_string(steps) + "]");
-      }
-    }
-    return SequenceBatch{steps, batch, lengths ? lengths->data() : nullptr};
   }
 
   fc::CudaGru<T> gru_;

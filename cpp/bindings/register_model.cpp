@@ -23,7 +23,6 @@ namespace {
 
 template <class T>
 using carray = py::array_t<T, py::array::c_style>;  // no forcecast: a wrong dtype is an error
-using lengths_array = py::array_t<int64_t, py::array::c_style>;
 
 std::string shape_str(const py::array& a) {
   std::string s = "(";
@@ -245,20 +244,6 @@ class PyGru {
   }
 
  private:
-  SequenceBatch checked_batch(int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths) const {
-    if (steps < 1) throw py::value_error("sequence length must be >= 1, got " + std::to_string(steps));
-    if (batch < 1) throw py::value_error("batch size must be >= 1, got " + std::to_string(batch));
-    if (lengths) {
-      check_shape("lengths", *lengths, {batch});
-      for (int64_t i = 0; i < batch; ++i) {
-        const int64_t len = lengths->data()[i];
-        if (len < 1 || len > steps)
-          throw py::value_error("lengths[" + std::to_string(i) + "] = " + std::to_string(len) + " is outside [1, " +
-                                std::to_string(steps) + "]");
-      }
-    }
-    return SequenceBatch{steps, batch, lengths ? lengths->data() : nullptr};
-  }
 
   SequenceBatch batch_of(const carray<T>& x, const std::optional<carray<T>>& h0,
                          const std::optional<lengths_array>& lengths) const {
