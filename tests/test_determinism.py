@@ -65,3 +65,16 @@ def test_stepping_gives_the_same_bits_as_the_sequence(isa, case):
         y_t, state = gru.step(x[t], state)
         assert np.array_equal(y_t, y[t]), f"step {t}"
     assert np.array_equal(state, h_n)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_step_output_is_a_view_of_the_new_state_last_layer(batched):
+    gru = _model(3, 4, 2, True)
+    state = gru.initial_state(2) if batched else gru.initial_state(1)[:, 0]
+    x_t = np.ones((2, 3) if batched else (3,), np.float32)
+    y_t, new = gru.step(x_t, state)
+    assert y_t.shape == new.shape[1:] and np.shares_memory(y_t, new)
+    assert np.array_equal(y_t, new[-1])
+    expected = new[-1].copy()
+    del new  # the view keeps the state's memory alive
+    assert np.array_equal(y_t, expected)

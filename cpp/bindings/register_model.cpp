@@ -68,6 +68,29 @@ carray<T> new_array(std::initializer_list<py::ssize_t> dims) {
   return py::reinterpret_steal<carray<T>>(arr);
 }
 
+// The last layer of a new state, h[-1], as a view that keeps `state` alive (NumPy's C API: an
+// indexing call from Python would cost more than a small step).
+template <class T>
+py::array last_layer_view(const carray<T>& state) {
+  auto& api = py::detail::npy_api::get();
+  const int nd = static_cast<int>(state.ndim()) - 1;
+  py::ssize_t shape[2], strides[2];
+  for (int i = 0; i < nd; ++i) {
+    shape[i] = state.shape(i + 1);
+    strides[i] = state.strides(i + 1);
+  }
+  T* data = const_cast<T*>(state.data()) + (state.shape(0) - 1) * state.strides(0) / py::ssize_t(sizeof(T));
+  PyObject* descr = api.PyArray_DescrFromType_(py::detail::npy_format_descriptor<T>::value);
+  PyObject* view = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, nd, shape, strides, data,
+                                             py::detail::npy_api::NPY_ARRAY_WRITEABLE_, nullptr);
+  if (!view) throw py::error_already_set();
+  if (api.PyArray_SetBaseObject_(view, state.inc_ref().ptr()) != 0) {
+    Py_DECREF(view);
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::array>(view);
+}
+
 template <class T>
 const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
@@ -136,10 +159,11 @@ class PyGru {
     return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
   }
 
-  // One streaming step: x [batch, D], h [layers, batch, H] -> new state [layers, batch, H].
+  // One streaming step: x [batch, D], h [layers, batch, H] -> (y_t, new state [layers, batch, H]),
+  // y_t being a view of the new state's last layer.
   // Takes plain arrays and checks dtype and layout by hand: the typed caster's checks cost more
   // than a small step computes. Anything not C-contiguous of dtype T is converted (a copy).
-  carray<T> step(const py::array& x_in, const py::array& h_in) {
+  py::tuple step(const py::array& x_in, const py::array& h_in) {
     const carray<T> x = as_carray<T>("x_t", x_in), h = as_carray<T>("state", h_in);
     const GruConfig& c = gru_.config();
     if (c.bidirectional) throw py::value_error(
@@ -180,7 +204,7 @@ class PyGru {
     } else {
       gru_.step(batch, x.data(), h.data(), out, w);
     }
-    return h_out;
+    return py::make_tuple(last_layer_view(h_out), h_out);
   }
 
   // Returns (dx, dh0, [(dW_ih, dW_hh, db_ih, db_hh) per layer*dirs + direction]).

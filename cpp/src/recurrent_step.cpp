@@ -21,7 +21,7 @@ void gate_gemm(const kernels::TypedKernels<T>& K, const PackedGates<T>& W, int64
 // Fork only when each thread gets enough multiply-adds to pay for the hand-off.
 int64_t column_parts(int64_t rows, int64_t H, int64_t k, int nr) {
   const int64_t threads = num_threads();
-  if (threads == 1 || rows * 3 * H * k < (int64_t{1} << 17)) return 1;
+  if (threads == 1 || rows * 3 * H * k < (int64_t{1} << 16)) return 1;
   return std::min<int64_t>(threads, (H + nr - 1) / nr);
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from ._validation import check_bool, check_dropout, check_dtype, check_size, flo
 
 __all__ = ["GRU", "load"]
 
+_ndarray = np.ndarray  # one global lookup on step()'s fast path
 _BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
 
 
@@ -105,6 +106,9 @@ class GRU:
         for arr in params.values():
             arr.flags.writeable = False  # changes must go through load_state_dict, which repacks
         self._params = params
+        # Plain instance attributes, not a __getattr__ hook: that hook would slow down every
+        # attribute read of the model, step()'s included.
+        self.__dict__.update(params)
         self._core = F.make_core(self._spec, params)
         self._core_step = self._core.step  # bound once: step() is called per sample in streams
         self._token = object()  # a new identity for every set of weights
@@ -120,17 +124,15 @@ class GRU:
         for arr in new.values():
             arr.flags.writeable = False
         self._params.update(new)
+        self.__dict__.update(new)
         # Running statistics are state, not weights: caches stay valid (backward reads the statistics
         # its forward used from the cache), so the weights' token is kept.
         for layer in range(self.num_layers):
             for d in range(self.num_directions):
                 F.set_batch_norm(self._core, layer, d, self._params)
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        params = self.__dict__.get("_params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+    if TYPE_CHECKING:  # parameters are instance attributes (model.weight_ih_l0), set by _set_params
+        def __getattr__(self, name: str) -> np.ndarray: ...
 
     def __repr__(self) -> str:
         extra = [f"num_layers={self.num_layers}"] if self.num_layers != 1 else []
@@ -197,19 +199,18 @@ class GRU:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
         same as running the whole sequence at once; `state` is not modified."""
+        # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
+        # float converts) and shapes (batched or unbatched), copies a strided array itself and
+        # returns (state[-1], state).
+        if type(x_t) is _ndarray and type(state) is _ndarray and self._cuda is None:
+            return self._core_step(x_t, state)
         if self._cuda is not None:
             return self._cuda.step(x_t, state)
-        # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
-        # float converts) and shapes (batched or unbatched) and copies a strided array itself.
-        if type(x_t) is np.ndarray and type(state) is np.ndarray:
-            new = self._core_step(x_t, state)
-            return new[-1], new
         dtype = self._spec.dtype
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
-        new = self._core_step(float_array("x_t", x_t, dtype), float_array("state", state, dtype))
-        return new[-1], new
+        return self._core_step(float_array("x_t", x_t, dtype), float_array("state", state, dtype))
 
     # Parameters.
     def state_dict(self) -> dict[str, np.ndarray]:
