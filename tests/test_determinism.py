@@ -78,3 +78,25 @@ def test_step_output_is_a_view_of_the_new_state_last_layer(batched):
     expected = new[-1].copy()
     del new  # the view keeps the state's memory alive
     assert np.array_equal(y_t, expected)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_chunked_input_projection_gives_the_same_bits(isa, reset_after):
+    # The forward projects the inputs of a few steps at a time (~4 MB of projections): at B=64,
+    # H=512 that is 10 steps, so T=23 runs three chunks, the last one partial, in both directions
+    # and with sequences ending inside a chunk. A single sequence is one chunk: each row of the
+    # batch must give the bits of its own run, and the training forward those of inference.
+    B, T, D, H = 64, 23, 24, 512
+    gru = fastgru.GRU(D, H, num_layers=2, bidirectional=True, reset_after=reset_after, seed=5)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((T, B, D)).astype(np.float32)
+    lengths = rng.integers(1, T + 1, size=B)
+    lengths[:3] = (T, 9, 10)  # full, and ends just before / at a chunk boundary
+    y, h_n = gru(x, lengths=lengths)
+    y_train, h_train, _ = gru.forward(x, lengths=lengths, training=False)
+    assert np.array_equal(y, y_train) and np.array_equal(h_n, h_train)
+    for j in (0, 1, 2, 37):
+        n = lengths[j]
+        y_j, h_j = gru(x[:n, j:j + 1])
+        assert np.array_equal(y[:n, j], y_j[:, 0]), f"row {j}"
+        assert np.array_equal(h_n[:, j], h_j[:, 0]), f"row {j}"

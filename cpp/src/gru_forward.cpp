@@ -1,6 +1,6 @@
-// Forward pass: per layer and direction, one GEMM projects the inputs of all steps; the time
-// loop then does only the recurrent GEMM and the fused gate kernel per step, on the live prefix
-// of the packed batch.
+// Forward pass: per layer and direction, GEMMs project the inputs of a chunk of steps at a time;
+// the time loop does only the recurrent GEMM and the fused gate kernel per step, on the live
+// prefix of the packed batch.
 #include <algorithm>
 #include <cstring>
 
@@ -15,10 +15,24 @@
 namespace fastgru {
 namespace {
 
+// Steps whose input projections are computed together, ahead of their recurrence. All steps
+// at once would make gx a [steps*batch, 3H] array that lives in DRAM (50 MB for S3) and is
+// written and read back once each; a chunk of a few MB stays in cache between its projection
+// GEMM and its steps, and still gives the GEMM at least ~256 rows. Batch norm (Light GRU)
+// normalises with statistics over all steps, so it projects them all first.
+template <class T>
+int64_t projection_chunk_steps(const GruConfig& c, int64_t steps, int64_t batch) {
+  if (c.batch_norm) return steps;
+  constexpr int64_t kMinRows = 256, kMaxBytes = int64_t{4} << 20;
+  const int64_t step_bytes = batch * 3 * c.hidden_size * static_cast<int64_t>(sizeof(T));
+  const int64_t chunk = std::max((kMinRows + batch - 1) / batch, kMaxBytes / step_bytes);
+  return std::max<int64_t>(1, std::min(steps, chunk));
+}
+
 template <class T>
 struct ForwardBuffers {
   T* io[2];  // packed layer inputs/outputs, ping-pong (inference)
-  T* gx;     // [rows, 3H] input projections of all steps
+  T* gx;     // [chunk rows, 3H] input projections of one chunk of steps
   T* gh;     // [batch, 3H] recurrent projections of one step
   T* state[2];  // [batch, H] hidden state in slot order, ping-pong (threads read one, write the other)
   T* rec;    // [batch, 5H] one step's records when no cache is kept
@@ -30,7 +44,7 @@ struct ForwardBuffers {
     const size_t io_width = static_cast<size_t>(max_io_width(c));
     io[0] = w.take(rows * io_width);
     io[1] = w.take(rows * io_width);
-    gx = w.take(rows * 3 * H);
+    gx = w.take(static_cast<size_t>(projection_chunk_steps<T>(c, steps, batch) * batch) * 3 * H);
     gh = w.take(static_cast<size_t>(batch) * 3 * H);
     state[0] = w.take(static_cast<size_t>(batch) * H);
     state[1] = w.take(static_cast<size_t>(batch) * H);
@@ -40,9 +54,9 @@ struct ForwardBuffers {
   }
 };
 
-// The input projection of every step at once, split across threads by rows.
+// The input projections of `rows` packed rows, split across threads by rows.
 template <class T>
-void project_all_steps(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
+void project_rows(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
                        int64_t rows, const T* x, int64_t din, T* gx) {
   const int64_t parts = rows * 3 * H * din < kMinParallelFlops ? 1 : std::min<int64_t>(num_threads(), (rows + 7) / 8);
   threading::parallel_for(parts, [&](int64_t part) {
@@ -95,8 +109,9 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const size_t i = static_cast<size_t>(l * dirs + d);
       const PackedLayer<T>& P = packed.layers[i];
       const T* b_hh = impl_->bias_hh[i].data();
-      project_all_steps(K, P, impl_->bias_ih[i].data(), H, lay.rows, in, din, buf.gx);
+      const int64_t chunk = projection_chunk_steps<T>(c, batch.steps, batch.batch);
       if (c.batch_norm) {
+        project_rows(K, P, impl_->bias_ih[i].data(), H, lay.rows, in, din, buf.gx);
         T* x_hat = cache ? cache + cl.batch_norm_offset(l, d) : nullptr;
         batch_norm_forward(lay.rows, H, buf.gx, impl_->bn_weight[i].data(), impl_->bn_bias[i].data(),
                            impl_->bn_mean[i].data(), impl_->bn_var[i].data(), c.batch_norm_eps, mode.batch_statistics,
@@ -106,13 +121,21 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state[0]);
       T* records = cache ? cache + cl.records_offset(l, d) : nullptr;
       int cur = 0;  // buf.state[cur] holds the state before this step
+      int64_t chunk_base = 0;  // first packed row whose projection is in buf.gx
       for (int64_t s = 0; s < batch.steps; ++s) {
         const int64_t t = d == 0 ? s : batch.steps - 1 - s;
         const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
+        if (s % chunk == 0 && !c.batch_norm) {  // project the steps [s, s + chunk) (time order)
+          const int64_t s_end = std::min(batch.steps, s + chunk);
+          const int64_t t_lo = d == 0 ? s : batch.steps - s_end, t_hi = d == 0 ? s_end : batch.steps - s;
+          chunk_base = lay.offsets[t_lo];
+          const int64_t end = lay.offsets[t_hi - 1] + lay.batch_sizes[t_hi - 1];
+          project_rows(K, P, impl_->bias_ih[i].data(), H, end - chunk_base, in + chunk_base * din, din, buf.gx);
+        }
         const T* h_prev = buf.state[cur];
         T* h_next = buf.state[1 - cur];
         recurrent_step(K, P, b_hh, c,
-                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + base * 3 * H, buf.gh, h_prev, h_next,
+                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + (base - chunk_base) * 3 * H, buf.gh, h_prev, h_next,
                                    records ? records + base * c.record_width() : (c.reset_after ? nullptr : buf.rec),
                                    out + base * out_width + d * H,
                                    out_width});
