@@ -14,6 +14,7 @@
 
 #include "fastgru/gru.h"
 #include "config.h"
+#include "kept_workspace.h"
 #include "register.h"
 
 namespace py = pybind11;
@@ -146,7 +147,7 @@ class PyGru {
     carray<T> h_n({LD, b.batch, H});
     std::optional<carray<T>> cache;
     if (keep_cache) cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(gru_.cache_size(b))});
-    std::unique_ptr<T[]> workspace(new T[gru_.forward_workspace_size(b)]);
+    const auto workspace = workspace_.take(gru_.forward_workspace_size(b));
     T* cache_ptr = cache ? cache->mutable_data() : nullptr;
     T* stats_ptr = bn_stats ? bn_stats->mutable_data() : nullptr;
     T* y_ptr = y.mutable_data();
@@ -185,18 +186,8 @@ class PyGru {
     carray<T> h_out = unbatched ? new_array<T>({c.num_layers, c.hidden_size})
                                 : new_array<T>({c.num_layers, batch, c.hidden_size});
     T* out = h_out.mutable_data();
-    const size_t ws = gru_.step_workspace_size(batch);
-    // The model keeps one step workspace; a concurrent caller takes a private one.
-    std::unique_lock<std::mutex> lock(step_mutex_, std::try_to_lock);
-    std::vector<T> private_ws;
-    T* w;
-    if (lock.owns_lock()) {
-      if (step_ws_.size() < ws) step_ws_.resize(ws);
-      w = step_ws_.data();
-    } else {
-      private_ws.resize(ws);
-      w = private_ws.data();
-    }
+    const auto lease = workspace_.take(gru_.step_workspace_size(batch));
+    T* w = lease.get();
     // Releasing the GIL costs more than a small step takes.
     if (batch * c.hidden_size * (c.input_size + c.hidden_size) >= (1 << 16)) {
       py::gil_scoped_release release;
@@ -240,7 +231,7 @@ class PyGru {
                        c.bias ? a[3].mutable_data() : nullptr, c.batch_norm ? a[4].mutable_data() : nullptr,
                        c.batch_norm ? a[5].mutable_data() : nullptr});
     }
-    std::unique_ptr<T[]> workspace(new T[gru_.backward_workspace_size(b)]);
+    const auto workspace = workspace_.take(gru_.backward_workspace_size(b));
     T* dx_ptr = dx.mutable_data();
     T* dh0_ptr = dh0.mutable_data();
     {
@@ -280,8 +271,7 @@ class PyGru {
   }
 
   Gru<T> gru_;
-  std::mutex step_mutex_;
-  std::vector<T> step_ws_;
+  KeptWorkspace<T> workspace_;
 };
 
 template <class T>
