@@ -140,11 +140,62 @@ static inline void gemm_block(bool pack, const typename O::T* a_pack, const type
   }
 }
 
+// Copies B[kc, nc] (row stride ldb) into NR-column panels, k-major and zero-padded: the layout
+// of pack_weights for one k-slice (panel q at out + q * kc * NR).
+template <int NR, class T>
+static inline void pack_b_block(const T* b, int64_t ldb, int64_t kc, int64_t nc, T* out) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    T* panel = out + j0 * kc;
+    const int64_t w = gemm_min(NR, nc - j0);
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* row = b + p * ldb + j0;
+      for (int64_t c = 0; c < w; ++c) panel[p * NR + c] = row[c];
+      for (int64_t c = w; c < NR; ++c) panel[p * NR + c] = T(0);
+    }
+  }
+}
+
+// Row-major B used by many row panels (the weight-gradient and input-gradient GEMMs over all
+// steps): each k-slice of NC columns is packed once into contiguous panels, as pack_weights
+// lays them out. Read in place, rows of B lie ldb apart, and with ldb a multiple of 1 KB the
+// panel's rows fall into a few L1 sets and evict each other. Same tiles, same k-slices, same
+// order: bit-identical to the unpacked path.
+constexpr int64_t kGemmNcPanels = 16;  // NC = 16 * NR columns per packed block of B
+
+template <class O, int MR, int NV>
+static void gemm_rowmajor_packing_b(const GemmArgs<typename O::T>& g) {
+  using T = typename O::T;
+  constexpr int64_t NR = NV * O::W;
+  constexpr int64_t MC = kGemmMcPanels * MR, NC = kGemmNcPanels * NR;
+  alignas(64) static thread_local T a_pack[MC * kGemmKc];
+  alignas(64) static thread_local T b_pack[NC * kGemmKc];
+  for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
+    const int64_t kc = gemm_min(kGemmKc, g.k - k0);
+    for (int64_t j0 = 0; j0 < g.n; j0 += NC) {
+      const int64_t nc = gemm_min(NC, g.n - j0);
+      pack_b_block<NR>(g.b + k0 * g.b_row_stride + j0, g.b_row_stride, kc, nc, b_pack);
+      for (int64_t i0 = 0; i0 < g.m; i0 += MC) {
+        const int64_t mc = gemm_min(MC, g.m - i0);
+        const T* a = g.a + i0 * g.a_row_stride + k0 * g.a_col_stride;
+        const bool pack = pack_a_block<MR>(a, g.a_row_stride, g.a_col_stride, mc, kc, a_pack);
+        gemm_block<O, MR, NV, true>(pack, a_pack, a, g.a_row_stride, mc, kc, b_pack, NR, kc, nc,
+                                    g.c + i0 * g.ldc + j0, g.ldc, k0 == 0 && g.bias ? g.bias + j0 : nullptr,
+                                    g.accumulate || k0 > 0);
+      }
+    }
+  }
+}
+
 template <class O, int MR, int NV, bool PACKED>
 static void gemm_body(const GemmArgs<typename O::T>& g) {
   using T = typename O::T;
   constexpr int64_t NR = NV * O::W;
   constexpr int64_t MC = kGemmMcPanels * MR;
+  // Packing a slice of B costs kc * n copies against m * kc * n multiply-adds: worth it once
+  // several row blocks reuse it.
+  if constexpr (!PACKED) {
+    if (g.m >= 2 * MC) return gemm_rowmajor_packing_b<O, MR, NV>(g);
+  }
   alignas(64) static thread_local T a_pack[MC * kGemmKc];
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);
