@@ -11,8 +11,9 @@ function(fastgru_add_isa_kernels isa)
   if(NOT MSVC)
     # -fno-lto: link-time optimisation could merge ISA code into baseline callers.
     target_compile_options(${lib} PRIVATE ${ARG_FLAGS} -fno-lto)
-    # GCC 12 reports its own _mm512_undefined_* inside masked loads as uninitialised.
-    target_compile_options(${lib} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+    # GCC 12 reports its own _mm512_undefined_* (inside masked loads, min/max, roundscale) as
+    # uninitialised once enough of them are inlined into one function.
+    target_compile_options(${lib} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized -Wno-uninitialized>)
   endif()
   fastgru_set_warnings(${lib})
   target_sources(fastgru_core PRIVATE $<TARGET_OBJECTS:${lib}>)

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "aligned_vector.h"
 #include "dispatch/tables.h"
 #include "fastgru/gru.h"
 
@@ -19,7 +20,7 @@ namespace fastgru {
 // three gates' panels in one tile.
 template <class T>
 struct PackedGates {
-  std::vector<T> data;
+  AlignedVector<T> data;
   int64_t stride = 0;  // elements from one gate block to the next
   const T* gate(int g) const { return data.data() + g * stride; }
 };

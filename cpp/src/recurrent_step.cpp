@@ -37,6 +37,12 @@ template <class T>
 void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_hh,
                     const GruConfig& cfg, const StepArgs<T>& s) {
   const int64_t H = cfg.hidden_size, rec_ld = cfg.record_width();
+  if (s.x && s.rows == 1 && H <= K.nr && cfg.reset_after && cfg.standard_math() && !s.bn_weight && !s.rec &&
+      !s.y) {
+    K.small_step({H, s.din, K.nr, s.x, s.h_prev, P.ih.gate(0), P.ih.stride, P.hh.gate(0), P.hh.stride, s.bias_ih,
+                  bias_hh, s.h_next});
+    return;
+  }
   const int64_t parts = column_parts(s.rows, H, H + (s.x ? s.din : 0), K.nr);
   kernels::GateArgs<T> gate{s.rows, H,      0,    H,      s.gx,   3 * H,
                             s.gh,   3 * H,  s.rec, s.h_prev, s.h_next, s.y,

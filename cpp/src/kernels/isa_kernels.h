@@ -27,5 +27,7 @@ void gates_backward_before_n(const GateGradArgs<float>& args);
 void gates_backward_before_n(const GateGradArgs<double>& args);
 void gates_backward_before_r(const GateGradArgs<float>& args);
 void gates_backward_before_r(const GateGradArgs<double>& args);
+void small_step(const SmallStepArgs<float>& args);
+void small_step(const SmallStepArgs<double>& args);
 void activate(const ActivationSpec& act, int64_t n, const float* x, float* out);
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out);

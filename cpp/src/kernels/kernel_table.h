@@ -9,6 +9,11 @@
 
 namespace fastgru::kernels {
 
+// Every product over k runs in slices of this many k: each output is the sum of one FMA chain
+// per slice, in slice order. Kernels that compute a product (the GEMMs, small_step) all cut k
+// this way, which is what makes their results bit-identical to each other.
+constexpr int64_t kGemmKc = 256;
+
 // C[m, n] (=|+=) A[m, k] · B[k, n] (+ bias[n]).
 // A[i, p] = a[i * a_row_stride + p * a_col_stride]: any strides, so A can be a transposed view.
 // B is either packed panels (pack_weights) or row-major with row stride b_row_stride and its
@@ -94,6 +99,23 @@ struct GateGradArgs {
   }
 };
 
+// A streaming step of one small layer at batch 1 (reset-after, standard cell, hidden <= nr: one
+// packed panel per gate): both products, the gates and h' without leaving registers.
+// Bit-identical to gemm_gates for x and for h followed by gates_forward_after.
+template <class T>
+struct SmallStepArgs {
+  int64_t hidden, din, nr;
+  const T* x;        // [din]
+  const T* h;        // [H]
+  const T* w_ih;     // gate 0's packed panel of W_ih (gate g at + g * ih_stride)
+  int64_t ih_stride;
+  const T* w_hh;     // the same for W_hh
+  int64_t hh_stride;
+  const T* bias_ih;  // (3H)
+  const T* bias_hh;  // (3H)
+  T* h_out;          // [H]
+};
+
 template <class T>
 struct TypedKernels {
   int nr;  // packed panel width (columns)
@@ -108,6 +130,7 @@ struct TypedKernels {
   void (*gates_backward_after)(const GateGradArgs<T>& args);
   void (*gates_backward_before_n)(const GateGradArgs<T>& args);
   void (*gates_backward_before_r)(const GateGradArgs<T>& args);
+  void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
 };

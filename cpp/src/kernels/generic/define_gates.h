@@ -18,6 +18,8 @@
 FASTGRU_GATE_KERNELS(OpsF32, float)
 FASTGRU_GATE_KERNELS(OpsF64, double)
 
+void small_step(const SmallStepArgs<float>& s) { small_step_body<OpsF32>(s); }
+void small_step(const SmallStepArgs<double>& s) { small_step_body<OpsF64>(s); }
 void activate(const ActivationSpec& act, int64_t n, const float* x, float* out) { activate_body<OpsF32>(act, n, x, out); }
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out) {
   activate_body<OpsF64>(act, n, x, out);

@@ -35,6 +35,15 @@ static inline auto record_of(const Args& g, int64_t i, int64_t c) {
   return g.rec + i * g.rec_ld + c;
 }
 
+// The standard reset-after cell on one register: r, z, n and h' from the pre-activations.
+template <class O>
+struct AfterCell {
+  typename O::V r, z, n, h_new;
+  AfterCell(typename O::V a_r, typename O::V a_z, typename O::V gx_n, typename O::V gh_n, typename O::V h_prev)
+      : r(vsigmoid<O>(a_r)), z(vsigmoid<O>(a_z)), n(vtanh<O>(O::fmadd(r, gh_n, gx_n))),
+        h_new(O::fmadd(z, O::sub(h_prev, n), n)) {}  // n + z (h - n), PyTorch's rounding order
+};
+
 // reset-after: r, z, n and h' in one pass.
 template <class O, bool GENERAL>
 static void gates_forward_after_body(const GateArgs<typename O::T>& g) {
@@ -47,18 +56,20 @@ static void gates_forward_after_body(const GateArgs<typename O::T>& g) {
     const V a_r = O::add(l.load(gx), l.load(gh));
     const V a_z = O::add(l.load(gx + H), l.load(gh + H));
     const V ghn = l.load(gh + 2 * H);
-    V r, z, n, a_n;
+    V r, z, n, a_n, hn;
     if constexpr (GENERAL) {
       r = act_v<O>(g.math->gate, clip_pre<O>(*g.math, a_r));
       z = act_v<O>(g.math->gate, clip_pre<O>(*g.math, a_z));
       a_n = O::fmadd(r, ghn, l.load(gx + 2 * H));
       n = act_v<O>(g.math->candidate, clip_pre<O>(*g.math, a_n));
+      hn = O::fmadd(z, O::sub(hp, n), n);
     } else {
-      r = vsigmoid<O>(a_r);
-      z = vsigmoid<O>(a_z);
-      n = vtanh<O>(O::fmadd(r, ghn, l.load(gx + 2 * H)));
+      const AfterCell<O> cell(a_r, a_z, l.load(gx + 2 * H), ghn, hp);
+      r = cell.r;
+      z = cell.z;
+      n = cell.n;
+      hn = cell.h_new;
     }
-    const V hn = O::fmadd(z, O::sub(hp, n), n);  // n + z (h - n), PyTorch's rounding order
     if (g.rec) {  // only a training forward keeps them
       typename O::T* rec = record_of(g, i, c);
       l.store(rec, r);

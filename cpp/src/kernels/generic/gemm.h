@@ -89,10 +89,9 @@ static inline void pack_a_panel(const T* a, int64_t rsa, int64_t csa, int rows, 
     for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * rsa + p * csa] : T(0);
 }
 
-// Blocking: K in slices of KC (a B micro-panel of KC x NR stays in L1), rows in blocks of MC
-// (their packed A, MC x KC, stays in L2). The order of the k-slices is fixed, so each C element
-// is still the same sequence of operations however M and N are cut.
-constexpr int64_t kGemmKc = 256;
+// Blocking: K in slices of kGemmKc (kernel_table.h; a B micro-panel of KC x NR stays in L1),
+// rows in blocks of MC (their packed A, MC x KC, stays in L2). The order of the k-slices is
+// fixed, so each C element is still the same sequence of operations however M and N are cut.
 constexpr int64_t kGemmMcPanels = 12;  // MC = 12 * MR rows
 
 // Packs rows [0, mc) x k-slice [0, kc) of A into MR-row panels when that pays: always for a
