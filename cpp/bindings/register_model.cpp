@@ -14,6 +14,7 @@
 
 #include "fastgru/gru.h"
 #include "config.h"
+#include "fast_step.h"
 #include "kept_workspace.h"
 #include "register.h"
 
@@ -297,6 +298,7 @@ void bind(py::module_& m, const char* name) {
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
            py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none())
       .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))
+      .def("fast_step", [](py::object self) { return fast_step_function<PyGru<T>>(self); })
       .def("backward", &PyGru<T>::backward, py::arg("cache"), py::arg("steps"), py::arg("batch"), py::arg("lengths"),
            py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false);
 }

@@ -1,5 +1,5 @@
 # Stubs for the compiled module fastgru._core (see cpp/bindings/).
-from typing import Any, Optional, overload
+from typing import Any, Callable, Optional, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ class _Gru:
                 keep_cache: bool, dropout: float, seed: int, batch_statistics: bool = False,
                 bn_stats: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]: ...
     def step(self, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def fast_step(self) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]: ...
     def backward(self, cache: np.ndarray, steps: int, batch: int, lengths: Optional[npt.NDArray[np.int64]],
                  dy: Optional[np.ndarray], dh_n: Optional[np.ndarray], dropout: float, seed: int,
                  batch_statistics: bool = False) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]: ...

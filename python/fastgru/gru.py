@@ -110,7 +110,7 @@ class GRU:
         # attribute read of the model, step()'s included.
         self.__dict__.update(params)
         self._core = F.make_core(self._spec, params)
-        self._core_step = self._core.step  # bound once: step() is called per sample in streams
+        self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
         self._token = object()  # a new identity for every set of weights
         # device="cuda": the computations run on a GPU copy of these parameters (fastgru.cuda).
         self._cuda = None
