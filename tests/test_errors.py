@@ -196,6 +196,19 @@ def test_step_x_wrong_shape(case):
         case.gru.step(np.zeros((B, D), np.int64), state)
 
 
+def test_step_fast_path_refuses_what_it_cannot_take(case):
+    # The streaming path is a raw CPython function over the core (no pybind11 argument casting):
+    # wrong arity or non-arrays must raise TypeError, never reach the kernels.
+    fast = case.gru._core_step
+    state = case.gru.initial_state(B)
+    with pytest.raises(TypeError, match="2 arguments"):
+        fast(case.x[0])
+    with pytest.raises(TypeError, match=msg("NumPy arrays", "state")):
+        fast(case.x[0], state.tolist())
+    with pytest.raises(TypeError, match=msg("NumPy arrays", "x_t")):
+        fast(None, state)
+
+
 def test_step_bidirectional():
     gru = fastgru.GRU(D, H, bidirectional=True, seed=0)
     with pytest.raises(ValueError, match=r"(?i)bidirectional"):
