@@ -85,6 +85,11 @@ static inline void gemm_rows(int rows, int64_t k, const typename O::T* a, int64_
 // Rows past `rows` are zero. One gather per block instead of one per B panel.
 template <int MR, class T>
 static inline void pack_a_panel(const T* a, int64_t rsa, int64_t csa, int rows, int64_t kc, T* out) {
+  if (rows == MR && rsa == 1) {  // a transposed view (weight gradients): MR adjacent values per k
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) out[p * MR + i] = a[p * csa + i];
+    return;
+  }
   for (int64_t p = 0; p < kc; ++p)
     for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * rsa + p * csa] : T(0);
 }
