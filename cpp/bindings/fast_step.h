@@ -61,13 +61,17 @@ PyObject* fast_step_call(PyObject* self, PyObject* const* args, Py_ssize_t nargs
 
 template <class Model>
 py::object fast_step_function(py::object model_object) {
-  static PyMethodDef def = {"step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(&fast_step_call<Model>)),
-                            METH_FASTCALL,
-                            "step(x_t, state) -> (y_t, new_state): the model's step() without pybind11's dispatch."};
+  static PyMethodDef def = {
+      "step", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(&fast_step_call<Model>)), METH_FASTCALL,
+      "step(x_t, state) -> (y_t, new_state): the model's step() without pybind11's dispatch."};
   Model& model = model_object.cast<Model&>();
-  py::capsule capsule(static_cast<void*>(&model), [](PyObject* cap) { Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(cap))); });
-  if (PyCapsule_SetContext(capsule.ptr(), model_object.inc_ref().ptr()) != 0) throw py::error_already_set();
-  PyObject* fn = PyCFunction_NewEx(&def, capsule.ptr(), nullptr);
+  PyObject* raw = PyCapsule_New(static_cast<void*>(&model), nullptr,
+                                [](PyObject* cap) { Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(cap))); });
+  if (!raw) throw py::error_already_set();
+  const py::object capsule = py::reinterpret_steal<py::object>(raw);
+  if (PyCapsule_SetContext(raw, model_object.ptr()) != 0) throw py::error_already_set();
+  model_object.inc_ref();  // dropped by the capsule's destructor
+  PyObject* fn = PyCFunction_NewEx(&def, raw, nullptr);
   if (!fn) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(fn);
 }

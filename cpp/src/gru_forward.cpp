@@ -57,7 +57,7 @@ struct ForwardBuffers {
 // The input projections of `rows` packed rows, split across threads by rows.
 template <class T>
 void project_rows(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, const T* bias_ih, int64_t H,
-                       int64_t rows, const T* x, int64_t din, T* gx) {
+                  int64_t rows, const T* x, int64_t din, T* gx) {
   const int64_t parts = rows * 3 * H * din < kMinParallelFlops ? 1 : std::min<int64_t>(num_threads(), (rows + 7) / 8);
   threading::parallel_for(parts, [&](int64_t part) {
     const threading::Range r = threading::chunk(rows, parts, part, 8);
@@ -135,10 +135,10 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
         const T* h_prev = buf.state[cur];
         T* h_next = buf.state[1 - cur];
         recurrent_step(K, P, b_hh, c,
-                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + (base - chunk_base) * 3 * H, buf.gh, h_prev, h_next,
+                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + (base - chunk_base) * 3 * H, buf.gh, h_prev,
+                                   h_next,
                                    records ? records + base * c.record_width() : (c.reset_after ? nullptr : buf.rec),
-                                   out + base * out_width + d * H,
-                                   out_width});
+                                   out + base * out_width + d * H, out_width});
         // Sequences not live at this step keep their state.
         if (rows < batch.batch)
           std::memcpy(h_next + rows * H, h_prev + rows * H, sizeof(T) * (batch.batch - rows) * H);

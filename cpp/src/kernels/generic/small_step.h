@@ -16,7 +16,8 @@ static inline void small_chain(const typename O::T* a, const typename O::T* w, i
   for (int64_t p = p0; p < p1; ++p) {
     const typename O::V av = O::set1(a[p]);
     for (int g = 0; g < 3; ++g)
-      for (int v = 0; v < NL; ++v) acc[g][v] = O::fmadd(av, O::load(w + g * stride + p * NV * O::W + v * O::W), acc[g][v]);
+      for (int v = 0; v < NL; ++v)
+        acc[g][v] = O::fmadd(av, O::load(w + g * stride + p * NV * O::W + v * O::W), acc[g][v]);
   }
 }
 
