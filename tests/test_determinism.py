@@ -25,6 +25,15 @@ def _inputs(B, T, D, L, H):
     return rng.standard_normal((T, B, D)).astype(np.float32), rng.standard_normal((L, B, H)).astype(np.float32)
 
 
+def _assert_steps_give_the_sequence_bits(gru, x, h0):
+    y, h_n = gru(x, h0)
+    state = h0
+    for t in range(len(x)):
+        y_t, state = gru.step(x[t], state)
+        assert np.array_equal(y_t, y[t]), f"step {t}"
+    assert np.array_equal(state, h_n)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}-L{}-{}".format(*c))
 def test_thread_count_does_not_change_a_bit(isa, case, restore_threads):
     B, T, D, H, L, ra = case
@@ -59,12 +68,7 @@ def test_stepping_gives_the_same_bits_as_the_sequence(isa, case):
     B, T, D, H, L, ra = case
     gru = _model(D, H, L, ra)
     x, h0 = _inputs(B, T, D, L, H)
-    y, h_n = gru(x, h0)
-    state = h0
-    for t in range(T):
-        y_t, state = gru.step(x[t], state)
-        assert np.array_equal(y_t, y[t]), f"step {t}"
-    assert np.array_equal(state, h_n)
+    _assert_steps_give_the_sequence_bits(gru, x, h0)
 
 
 @pytest.mark.parametrize("batched", [True, False])
@@ -112,9 +116,4 @@ def test_small_layer_streaming_step_gives_the_same_bits(isa, D, H, dtype):
     rng = np.random.default_rng(D * 100 + H)
     x = rng.standard_normal((6, 1, D)).astype(dtype)
     h0 = rng.standard_normal((2, 1, H)).astype(dtype)
-    y, h_n = gru(x, h0)
-    state = h0
-    for t in range(6):
-        y_t, state = gru.step(x[t], state)
-        assert np.array_equal(y_t, y[t]), f"step {t}"
-    assert np.array_equal(state, h_n)
+    _assert_steps_give_the_sequence_bits(gru, x, h0)
