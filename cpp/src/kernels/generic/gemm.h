@@ -31,6 +31,11 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   V acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = O::zero();
+  if constexpr (!GATED) {
+    for (int i = 0; i < MR; ++i)
+      for (int64_t off = 0; off < int64_t{NV} * W; off += 64 / int64_t{sizeof(typename O::T)})
+        __builtin_prefetch(c + i * ldc + off, 1, 3);
+  }
   for (int64_t p = 0; p < k; ++p) {
     const typename O::T* brow = b + p * ldb;
     V bv[NV];
