@@ -9,6 +9,8 @@ extern const int kPanelWidthF32;
 extern const int kPanelWidthF64;
 void pack_weights(const float* w, int64_t n, int64_t k, float* out);
 void pack_weights(const double* w, int64_t n, int64_t k, double* out);
+void pack_rows(const float* b, int64_t ldb, int64_t k, int64_t n, float* out);
+void pack_rows(const double* b, int64_t ldb, int64_t k, int64_t n, double* out);
 void gemm_packed(const GemmArgs<float>& args);
 void gemm_packed(const GemmArgs<double>& args);
 void gemm_rowmajor(const GemmArgs<float>& args);

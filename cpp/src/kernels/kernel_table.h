@@ -121,6 +121,8 @@ struct TypedKernels {
   int nr;  // packed panel width (columns)
   // Packs w (n rows, k cols, row-major), i.e. B = w^T, into panels of nr columns, zero-padded.
   void (*pack_weights)(const T* w, int64_t n, int64_t k, T* out);
+  // The same panels from B itself: k rows of n columns, row-major with row stride ldb.
+  void (*pack_rows)(const T* b, int64_t ldb, int64_t k, int64_t n, T* out);
   void (*gemm_packed)(const GemmArgs<T>& args);
   void (*gemm_rowmajor)(const GemmArgs<T>& args);
   void (*gemm_gates)(const GateGemmArgs<T>& args);
@@ -150,6 +152,10 @@ struct KernelTable {
     }
   }
 };
+
+// Every table's packed panel width divides this (AVX-512 float, the widest: two registers of 16),
+// so buffers sized with it fit whichever table runs.
+constexpr int kMaxPanelWidth = 32;
 
 // Packed size in elements of an (n x k) weight for panel width nr.
 inline int64_t packed_weight_size(int64_t n, int64_t k, int nr) {

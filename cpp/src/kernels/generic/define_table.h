@@ -5,6 +5,7 @@ template <class T>
 constexpr TypedKernels<T> typed_kernels(int nr) {
   return TypedKernels<T>{nr,
                          &pack_weights,
+                         &pack_rows,
                          &gemm_packed,
                          &gemm_rowmajor,
                          &gemm_gates,
