@@ -2,6 +2,7 @@
 // and dh_prev = dG · W_hh); the gradients of W_ih, W_hh, the biases and the layer input are big
 // GEMMs over all steps after the loop.
 #include <cstring>
+#include <stdexcept>
 
 #include "batch_norm.h"
 #include "cache_layout.h"
@@ -20,6 +21,7 @@ struct BackwardBuffers {
   T* dgh;         // [rows, 3H] gradients of the recurrent pre-activations, all steps
   T* dstate;      // [batch, H] dL/dh in slot order
   T* drh;         // [batch, H] dL/d(r ⊙ h_prev) (reset-before)
+  T* w_hh_panels;  // W_hh [3H, H] as packed panels for dh_prev = dG · W_hh (see hh_panels)
 
   BackwardBuffers(const GruConfig& c, int64_t steps, int64_t batch, T* base, size_t* size) {
     Carver<T> w{base};
@@ -31,6 +33,8 @@ struct BackwardBuffers {
     dgh = w.take(rows * 3 * H);
     dstate = w.take(static_cast<size_t>(batch) * H);
     drh = w.take(static_cast<size_t>(batch) * H);
+    w_hh_panels = w.take(static_cast<size_t>(kernels::packed_weight_size(c.hidden_size, 3 * c.hidden_size,
+                                                                          kernels::kMaxPanelWidth)));
     if (size) *size = w.used;
   }
 };
@@ -47,6 +51,17 @@ template <class T>
 kernels::GemmArgs<T> tn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
                         int64_t ldc) {
   return kernels::GemmArgs<T>{m, n, k, a, 1, lda, b, ldb, c, ldc, nullptr, false};
+}
+
+// Packs W_hh's gate rows [g0, g1) (the k of dh_prev += dG[:, g0*H : g1*H] · W_hh[g0*H : g1*H])
+// into panels, once per backward call: read in place, its rows lie H apart and every step
+// would stream the whole matrix through a few cache sets (and, for large H, a page per row).
+// Returns the panels, placed after those of earlier gate rows.
+template <class T>
+const T* hh_panels(const kernels::TypedKernels<T>& K, const T* w_hh, int64_t H, int64_t g0, int64_t g1, T* out) {
+  T* dst = out + kernels::packed_weight_size(H, g0 * H, K.nr);
+  K.pack_rows(w_hh + g0 * H * H, H, (g1 - g0) * H, H, dst);
+  return dst;
 }
 
 template <class T>
@@ -76,6 +91,7 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
   const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H, N = lay.rows;
   const int64_t rw = c.record_width();
   const CellMath* math = c.standard_math() ? nullptr : &c.math;
+  if (kernels::kMaxPanelWidth % K.nr != 0) throw std::logic_error("backward: panel width does not divide kMaxPanelWidth");
 
   // Gradient of the last layer's packed output.
   T* dout = buf.grad_io[0];
@@ -93,30 +109,49 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
     for (int64_t d = 0; d < dirs; ++d) {
       const size_t i = static_cast<size_t>(l * dirs + d);
       const T* w_hh = impl_->weight_hh[i].data();
+      const T* hh_all = c.reset_after ? hh_panels(K, w_hh, H, 0, 3, buf.w_hh_panels) : nullptr;
+      const T* hh_rz = c.reset_after ? nullptr : hh_panels(K, w_hh, H, 0, 2, buf.w_hh_panels);
+      const T* hh_n = c.reset_after ? nullptr : hh_panels(K, w_hh, H, 2, 3, buf.w_hh_panels);
       const T* records = cache + cl.records_offset(l, d);
       lay.to_slots(dh_n ? dh_n + i * batch.batch * H : nullptr, H, buf.dstate);
-      // Steps in the reverse of the forward order.
-      for (int64_t s = 0; s < batch.steps; ++s) {
+      // Step s (in the reverse of the forward order) for the sequences in slots [r0, r1).
+      auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, bool single_thread) {
         const int64_t t = d == 0 ? batch.steps - 1 - s : s;
-        const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
+        const int64_t live_end = std::min(r1, lay.batch_sizes[t]), base = lay.offsets[t] + r0, rows = live_end - r0;
+        if (rows <= 0) return;
         for (int64_t j = 0; j < rows; ++j) {
           const T* g = dout + (base + j) * out_width + d * H;
-          T* ds = buf.dstate + j * H;
+          T* ds = buf.dstate + (r0 + j) * H;
           for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
         }
         T* dgh = buf.dgh + base * 3 * H;
-        kernels::GateGradArgs<T> g{rows, H,   0,   H, records + base * rw, buf.dstate, buf.drh, buf.dgx + base * 3 * H,
-                                   dgh,  rw, math};
+        T* dstate = buf.dstate + r0 * H;
+        T* drh = buf.drh + r0 * H;
+        kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * rw, dstate, drh, buf.dgx + base * 3 * H, dgh, rw, math};
+        auto gates = [&](void (*kernel)(const kernels::GateGradArgs<T>&)) {
+          single_thread ? kernel(g) : parallel_gates(kernel, g);
+        };
+        auto gemm = [&](const kernels::GemmArgs<T>& a) {
+          single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
+        };
         if (c.reset_after) {
-          parallel_gates(K.gates_backward_after, g);
-          parallel_gemm(K.gemm_rowmajor, nn(rows, H, 3 * H, dgh, 3 * H, w_hh, H, buf.dstate, H, true), false, K.nr);
+          gates(K.gates_backward_after);
+          gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
         } else {
-          parallel_gates(K.gates_backward_before_n, g);
-          parallel_gemm(K.gemm_rowmajor, nn(rows, H, H, dgh + 2 * H, 3 * H, w_hh + 2 * H * H, H, buf.drh, H, false),
-                        false, K.nr);
-          parallel_gates(K.gates_backward_before_r, g);
-          parallel_gemm(K.gemm_rowmajor, nn(rows, H, 2 * H, dgh, 3 * H, w_hh, H, buf.dstate, H, true), false, K.nr);
+          gates(K.gates_backward_before_n);
+          gemm(nn(rows, H, H, dgh + 2 * H, 3 * H, hh_n, 0, drh, H, false));
+          gates(K.gates_backward_before_r);
+          gemm(nn(rows, H, 2 * H, dgh, 3 * H, hh_rz, 0, dstate, H, true));
         }
+      };
+      const int64_t row_parts = sequence_parts(batch.batch);
+      if (row_parts == 1) {
+        for (int64_t s = 0; s < batch.steps; ++s) step_slots(s, 0, batch.batch, false);
+      } else {
+        threading::parallel_for(row_parts, [&](int64_t part) {
+          const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
+          for (int64_t s = 0; s < batch.steps; ++s) step_slots(s, r.begin, r.end, true);
+        });
       }
       lay.from_slots(buf.dstate, H, dh0 + i * batch.batch * H);
 

@@ -120,29 +120,45 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       }
       lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state[0]);
       T* records = cache ? cache + cl.records_offset(l, d) : nullptr;
-      int cur = 0;  // buf.state[cur] holds the state before this step
-      int64_t chunk_base = 0;  // first packed row whose projection is in buf.gx
-      for (int64_t s = 0; s < batch.steps; ++s) {
-        const int64_t t = d == 0 ? s : batch.steps - 1 - s;
-        const int64_t rows = lay.batch_sizes[t], base = lay.offsets[t];
-        if (s % chunk == 0 && !c.batch_norm) {  // project the steps [s, s + chunk) (time order)
-          const int64_t s_end = std::min(batch.steps, s + chunk);
-          const int64_t t_lo = d == 0 ? s : batch.steps - s_end, t_hi = d == 0 ? s_end : batch.steps - s;
+      int cur = 0;  // buf.state[cur] holds the state before the next step
+      const int64_t row_parts = sequence_parts(batch.batch);
+      for (int64_t s0 = 0; s0 < batch.steps; s0 += chunk) {
+        const int64_t s_end = std::min(batch.steps, s0 + chunk);
+        int64_t chunk_base = 0;  // first packed row whose projection is in buf.gx
+        if (!c.batch_norm) {     // project the steps [s0, s_end) (time order)
+          const int64_t t_lo = d == 0 ? s0 : batch.steps - s_end, t_hi = d == 0 ? s_end : batch.steps - s0;
           chunk_base = lay.offsets[t_lo];
           const int64_t end = lay.offsets[t_hi - 1] + lay.batch_sizes[t_hi - 1];
           project_rows(K, P, impl_->bias_ih[i].data(), H, end - chunk_base, in + chunk_base * din, din, buf.gx);
         }
-        const T* h_prev = buf.state[cur];
-        T* h_next = buf.state[1 - cur];
-        recurrent_step(K, P, b_hh, c,
-                       StepArgs<T>{rows, nullptr, din, nullptr, buf.gx + (base - chunk_base) * 3 * H, buf.gh, h_prev,
-                                   h_next,
-                                   records ? records + base * c.record_width() : (c.reset_after ? nullptr : buf.rec),
-                                   out + base * out_width + d * H, out_width});
-        // Sequences not live at this step keep their state.
-        if (rows < batch.batch)
-          std::memcpy(h_next + rows * H, h_prev + rows * H, sizeof(T) * (batch.batch - rows) * H);
-        cur = 1 - cur;
+        // Step s for the sequences in slots [r0, r1); the state before it is buf.state[from].
+        auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, int from, bool single_thread) {
+          const int64_t t = d == 0 ? s : batch.steps - 1 - s;
+          const int64_t live_end = std::min(r1, lay.batch_sizes[t]), base = lay.offsets[t] + r0;
+          const T* h_prev = buf.state[from];
+          T* h_next = buf.state[1 - from];
+          if (live_end > r0) {
+            StepArgs<T> a{live_end - r0, nullptr, din, nullptr, buf.gx + (base - chunk_base) * 3 * H, buf.gh + r0 * 3 * H,
+                          h_prev + r0 * H, h_next + r0 * H,
+                          records ? records + base * c.record_width() : (c.reset_after ? nullptr : buf.rec + r0 * c.record_width()),
+                          out + base * out_width + d * H, out_width};
+            a.single_thread = single_thread;
+            recurrent_step(K, P, b_hh, c, a);
+          }
+          // Sequences not live at this step keep their state.
+          const int64_t idle = std::max(r0, live_end);
+          if (idle < r1) std::memcpy(h_next + idle * H, h_prev + idle * H, sizeof(T) * (r1 - idle) * H);
+        };
+        if (row_parts == 1) {
+          for (int64_t s = s0; s < s_end; ++s) step_slots(s, 0, batch.batch, static_cast<int>((s - s0) % 2 ? 1 - cur : cur), false);
+        } else {
+          threading::parallel_for(row_parts, [&](int64_t part) {
+            const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
+            for (int64_t s = s0; s < s_end; ++s)
+              step_slots(s, r.begin, r.end, static_cast<int>((s - s0) % 2 ? 1 - cur : cur), true);
+          });
+        }
+        if ((s_end - s0) % 2) cur = 1 - cur;
       }
       lay.from_slots(buf.state[cur], H, h_n + i * batch.batch * H);
     }

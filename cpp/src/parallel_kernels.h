@@ -43,6 +43,16 @@ void parallel_gemm(void (*gemm)(const kernels::GemmArgs<T>&), const kernels::Gem
   });
 }
 
+// Sequences are independent through the recurrence, so a batch of enough of them is split
+// across threads by sequence for many steps at once (forward: a chunk of steps, backward: all
+// of them), with no hand-off or wait per step. Smaller batches split each step's columns.
+constexpr int64_t kSequenceGrain = 8, kMinSequencesPerThread = 16;
+
+inline int64_t sequence_parts(int64_t batch) {
+  const int64_t parts = std::min<int64_t>(num_threads(), batch / kMinSequencesPerThread);
+  return parts >= 2 ? parts : 1;
+}
+
 // Args is GateArgs or GateGradArgs: both carry rows and [col_begin, col_end).
 template <class Args>
 void parallel_gates(void (*kernel)(const Args&), const Args& g) {

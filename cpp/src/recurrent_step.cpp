@@ -43,7 +43,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
                   bias_hh, s.h_next});
     return;
   }
-  const int64_t parts = column_parts(s.rows, H, H + (s.x ? s.din : 0), K.nr);
+  const int64_t parts = s.single_thread ? 1 : column_parts(s.rows, H, H + (s.x ? s.din : 0), K.nr);
   kernels::GateArgs<T> gate{s.rows, H,      0,    H,      s.gx,   3 * H,
                             s.gh,   3 * H,  s.rec, s.h_prev, s.h_next, s.y,
                             s.ld_y, rec_ld, cfg.standard_math() ? nullptr : &cfg.math};

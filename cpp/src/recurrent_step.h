@@ -29,6 +29,8 @@ struct StepArgs {
   const T* bn_bias = nullptr;
   const T* bn_mean = nullptr;
   const T* bn_var = nullptr;
+  // The caller already runs one of several threads, each on its own rows: split nothing here.
+  bool single_thread = false;
 };
 
 template <class T>
