@@ -69,6 +69,18 @@ def test_large_shapes(isa, rng, H, D, B, T, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["ra", "rb"])
+def test_gradients_over_several_step_chunks(isa, rng, reset_after, dtype):
+    # The backward sums the weight gradients (and makes dx) a chunk of steps at a time, ~4 MB of
+    # gate gradients: at B=40, H=256 that is 17 float32 / 8 float64 steps, so T=40 runs several
+    # chunks, the last one partial, in both directions, with sequences ending inside chunks and
+    # the batch split across threads by sequence.
+    case = build_case(rng, D=24, H=256, T=40, B=40, L=2, bidir=True, reset_after=reset_after,
+                      dtype=dtype, lengths=True)
+    _check_backward(case, *cotangents(rng, case))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("config", CONFIGS, ids=[_config_id(c) for c in CONFIGS])
 def test_configurations(isa, rng, config, dtype):
     L, bidir, lens, bf, bias, ra, h0 = config

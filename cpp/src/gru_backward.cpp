@@ -1,6 +1,7 @@
 // Backward pass through time. The loop runs only the recurrent chain per step (gate gradients
-// and dh_prev = dG · W_hh); the gradients of W_ih, W_hh, the biases and the layer input are big
-// GEMMs over all steps after the loop.
+// and dh_prev = dG · W_hh); the gradients of W_ih, W_hh, the biases and the layer input are
+// GEMMs over many steps' rows: after each chunk of steps, while its gate gradients are still in
+// cache (step_chunks.h).
 #include <cstring>
 #include <stdexcept>
 
@@ -10,15 +11,23 @@
 #include "gru_impl.h"
 #include "parallel_kernels.h"
 #include "sequence_layout.h"
+#include "step_chunks.h"
 
 namespace fastgru {
 namespace {
 
+// Steps per chunk: dgx and dgh (6H values per row) stay in cache between the steps that write
+// them and the GEMMs that read them. Batch norm's backward needs every row of dgx at once.
+template <class T>
+int64_t gradient_chunk_steps(const GruConfig& c, int64_t steps, int64_t batch) {
+  return chunk_steps(steps, batch, 6 * c.hidden_size * static_cast<int64_t>(sizeof(T)), c.batch_norm);
+}
+
 template <class T>
 struct BackwardBuffers {
   T* grad_io[2];  // packed gradients of layer outputs / inputs, ping-pong
-  T* dgx;         // [rows, 3H] gradients of the input pre-activations, all steps
-  T* dgh;         // [rows, 3H] gradients of the recurrent pre-activations, all steps
+  T* dgx;         // [chunk rows, 3H] gradients of the input pre-activations of one chunk of steps
+  T* dgh;         // [chunk rows, 3H] gradients of the recurrent pre-activations, likewise
   T* dstate;      // [batch, H] dL/dh in slot order
   T* drh;         // [batch, H] dL/d(r ⊙ h_prev) (reset-before)
   T* w_hh_panels;  // W_hh [3H, H] as packed panels for dh_prev = dG · W_hh (see hh_panels)
@@ -29,8 +38,9 @@ struct BackwardBuffers {
     const size_t io_width = static_cast<size_t>(max_io_width(c));
     grad_io[0] = w.take(rows * io_width);
     grad_io[1] = w.take(rows * io_width);
-    dgx = w.take(rows * 3 * H);
-    dgh = w.take(rows * 3 * H);
+    const size_t chunk_rows = static_cast<size_t>(gradient_chunk_steps<T>(c, steps, batch) * batch);
+    dgx = w.take(chunk_rows * 3 * H);
+    dgh = w.take(chunk_rows * 3 * H);
     dstate = w.take(static_cast<size_t>(batch) * H);
     drh = w.take(static_cast<size_t>(batch) * H);
     w_hh_panels = w.take(static_cast<size_t>(kernels::packed_weight_size(c.hidden_size, 3 * c.hidden_size,
@@ -46,11 +56,12 @@ kernels::GemmArgs<T> nn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda
   return kernels::GemmArgs<T>{m, n, k, a, lda, 1, b, ldb, c, ldc, nullptr, accumulate};
 }
 
-// C = Aᵀ · B, A stored [k, m] row-major (lda), B [k, n] (ldb): weight gradients over all rows.
+// C (=|+=) Aᵀ · B, A stored [k, m] row-major (lda), B [k, n] (ldb): weight gradients, summed
+// over rows.
 template <class T>
 kernels::GemmArgs<T> tn(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-                        int64_t ldc) {
-  return kernels::GemmArgs<T>{m, n, k, a, 1, lda, b, ldb, c, ldc, nullptr, false};
+                        int64_t ldc, bool accumulate) {
+  return kernels::GemmArgs<T>{m, n, k, a, 1, lda, b, ldb, c, ldc, nullptr, accumulate};
 }
 
 // Packs W_hh's gate rows [g0, g1) (the k of dh_prev += dG[:, g0*H : g1*H] · W_hh[g0*H : g1*H])
@@ -64,9 +75,10 @@ const T* hh_panels(const kernels::TypedKernels<T>& K, const T* w_hh, int64_t H, 
   return dst;
 }
 
+// out (=|+=) the column sums of a [rows, cols].
 template <class T>
-void column_sums(const T* a, int64_t rows, int64_t cols, int64_t lda, T* out) {
-  std::memset(out, 0, sizeof(T) * cols);
+void column_sums(const T* a, int64_t rows, int64_t cols, int64_t lda, T* out, bool accumulate) {
+  if (!accumulate) std::memset(out, 0, sizeof(T) * cols);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j) out[j] += a[r * lda + j];
 }
@@ -114,70 +126,83 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
       const T* hh_n = c.reset_after ? nullptr : hh_panels(K, w_hh, H, 2, 3, buf.w_hh_panels);
       const T* records = cache + cl.records_offset(l, d);
       lay.to_slots(dh_n ? dh_n + i * batch.batch * H : nullptr, H, buf.dstate);
-      // Step s (in the reverse of the forward order) for the sequences in slots [r0, r1).
-      auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, bool single_thread) {
-        const int64_t t = d == 0 ? batch.steps - 1 - s : s;
-        const int64_t live_end = std::min(r1, lay.batch_sizes[t]), base = lay.offsets[t] + r0, rows = live_end - r0;
-        if (rows <= 0) return;
-        for (int64_t j = 0; j < rows; ++j) {
-          const T* g = dout + (base + j) * out_width + d * H;
-          T* ds = buf.dstate + (r0 + j) * H;
-          for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
-        }
-        T* dgh = buf.dgh + base * 3 * H;
-        T* dstate = buf.dstate + r0 * H;
-        T* drh = buf.drh + r0 * H;
-        kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * rw, dstate, drh, buf.dgx + base * 3 * H, dgh, rw, math};
-        auto gates = [&](void (*kernel)(const kernels::GateGradArgs<T>&)) {
-          single_thread ? kernel(g) : parallel_gates(kernel, g);
-        };
-        auto gemm = [&](const kernels::GemmArgs<T>& a) {
-          single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
-        };
-        if (c.reset_after) {
-          gates(K.gates_backward_after);
-          gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
-        } else {
-          gates(K.gates_backward_before_n);
-          gemm(nn(rows, H, H, dgh + 2 * H, 3 * H, hh_n, 0, drh, H, false));
-          gates(K.gates_backward_before_r);
-          gemm(nn(rows, H, 2 * H, dgh, 3 * H, hh_rz, 0, dstate, H, true));
-        }
-      };
+      const LayerGrads<T>& G = grads[i];
+      const int64_t chunk = gradient_chunk_steps<T>(c, batch.steps, batch.batch);
       const int64_t row_parts = sequence_parts(batch.batch);
-      if (row_parts == 1) {
-        for (int64_t s = 0; s < batch.steps; ++s) step_slots(s, 0, batch.batch, false);
-      } else {
-        threading::parallel_for(row_parts, [&](int64_t part) {
-          const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
-          for (int64_t s = 0; s < batch.steps; ++s) step_slots(s, r.begin, r.end, true);
-        });
+      for (int64_t s0 = 0; s0 < batch.steps; s0 += chunk) {
+        const int64_t s_end = std::min(batch.steps, s0 + chunk);
+        const StepChunk ch(lay, s0, s_end, d == 0);  // steps run in the reverse of the forward order
+        // Step s for the sequences in slots [r0, r1); its gate gradients go to buf.dgx/dgh at
+        // its packed rows less the chunk's first.
+        auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, bool single_thread) {
+          const int64_t t = d == 0 ? batch.steps - 1 - s : s;
+          const int64_t live_end = std::min(r1, lay.batch_sizes[t]), base = lay.offsets[t] + r0;
+          const int64_t rows = live_end - r0;
+          if (rows <= 0) return;
+          for (int64_t j = 0; j < rows; ++j) {
+            const T* g = dout + (base + j) * out_width + d * H;
+            T* ds = buf.dstate + (r0 + j) * H;
+            for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
+          }
+          T* dgh = buf.dgh + (base - ch.row_lo) * 3 * H;
+          T* dstate = buf.dstate + r0 * H;
+          T* drh = buf.drh + r0 * H;
+          kernels::GateGradArgs<T> g{rows, H,   0,   H, records + base * rw, dstate, drh, buf.dgx + (base - ch.row_lo) * 3 * H,
+                                     dgh,  rw, math};
+          auto gates = [&](void (*kernel)(const kernels::GateGradArgs<T>&)) {
+            single_thread ? kernel(g) : parallel_gates(kernel, g);
+          };
+          auto gemm = [&](const kernels::GemmArgs<T>& a) {
+            single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
+          };
+          if (c.reset_after) {
+            gates(K.gates_backward_after);
+            gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
+          } else {
+            gates(K.gates_backward_before_n);
+            gemm(nn(rows, H, H, dgh + 2 * H, 3 * H, hh_n, 0, drh, H, false));
+            gates(K.gates_backward_before_r);
+            gemm(nn(rows, H, 2 * H, dgh, 3 * H, hh_rz, 0, dstate, H, true));
+          }
+        };
+        if (row_parts == 1) {
+          for (int64_t s = s0; s < s_end; ++s) step_slots(s, 0, batch.batch, false);
+        } else {
+          threading::parallel_for(row_parts, [&](int64_t part) {
+            const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
+            for (int64_t s = s0; s < s_end; ++s) step_slots(s, r.begin, r.end, true);
+          });
+        }
+
+        // The chunk's share of the gradients summed over rows, and its rows of the input gradient.
+        const int64_t n = ch.rows(), r = ch.row_lo;
+        const bool more = s0 > 0;  // add to the earlier chunks' sums
+        if (c.batch_norm) {        // one chunk: every row
+          const T* x_hat = cache + cl.batch_norm_offset(l, d);
+          batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
+                              mode.batch_statistics, G.bn_weight, G.bn_bias);
+        }
+        const T* rec = records + r * rw;
+        parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, n, buf.dgx, 3 * H, in + r * din, din, G.weight_ih, din, more),
+                      false, K.nr);
+        if (c.reset_after) {
+          parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, n, buf.dgh, 3 * H, rec + 4 * H, rw, G.weight_hh, H, more),
+                        false, K.nr);
+        } else {
+          // r, z rows multiply h_prev; n rows multiply r ⊙ h_prev (the aux column).
+          parallel_gemm(K.gemm_rowmajor, tn(2 * H, H, n, buf.dgh, 3 * H, rec + 4 * H, rw, G.weight_hh, H, more),
+                        false, K.nr);
+          parallel_gemm(K.gemm_rowmajor,
+                        tn(H, H, n, buf.dgh + 2 * H, 3 * H, rec + 3 * H, rw, G.weight_hh + 2 * H * H, H, more),
+                        false, K.nr);
+        }
+        if (G.bias_ih) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_ih, more);
+        if (G.bias_hh) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
+        parallel_gemm(K.gemm_rowmajor,
+                      nn(n, din, 3 * H, buf.dgx, 3 * H, impl_->weight_ih[i].data(), din, din_grad + r * din, din, d > 0),
+                      false, K.nr);
       }
       lay.from_slots(buf.dstate, H, dh0 + i * batch.batch * H);
-
-      const LayerGrads<T>& G = grads[i];
-      if (c.batch_norm) {
-        const T* x_hat = cache + cl.batch_norm_offset(l, d);
-        batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
-                            mode.batch_statistics, G.bn_weight, G.bn_bias);
-      }
-      parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, N, buf.dgx, 3 * H, in, din, G.weight_ih, din), false, K.nr);
-      if (c.reset_after) {
-        parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, N, buf.dgh, 3 * H, records + 4 * H, rw, G.weight_hh, H),
-                      false, K.nr);
-      } else {
-        // r, z rows multiply h_prev; n rows multiply r ⊙ h_prev (the aux column).
-        parallel_gemm(K.gemm_rowmajor, tn(2 * H, H, N, buf.dgh, 3 * H, records + 4 * H, rw, G.weight_hh, H),
-                      false, K.nr);
-        parallel_gemm(K.gemm_rowmajor,
-                      tn(H, H, N, buf.dgh + 2 * H, 3 * H, records + 3 * H, rw, G.weight_hh + 2 * H * H, H),
-                      false, K.nr);
-      }
-      if (G.bias_ih) column_sums(buf.dgx, N, 3 * H, 3 * H, G.bias_ih);
-      if (G.bias_hh) column_sums(buf.dgh, N, 3 * H, 3 * H, G.bias_hh);
-      parallel_gemm(K.gemm_rowmajor,
-                    nn(N, din, 3 * H, buf.dgx, 3 * H, impl_->weight_ih[i].data(), din, din_grad, din, d > 0),
-                    false, K.nr);
     }
     if (l > 0 && mode.dropout > 0) {
       for (int64_t t = 0; t < batch.steps; ++t)

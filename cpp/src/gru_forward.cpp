@@ -11,22 +11,17 @@
 #include "parallel_kernels.h"
 #include "recurrent_step.h"
 #include "sequence_layout.h"
+#include "step_chunks.h"
 
 namespace fastgru {
 namespace {
 
-// Steps whose input projections are computed together, ahead of their recurrence. All steps
-// at once would make gx a [steps*batch, 3H] array that lives in DRAM (50 MB for S3) and is
-// written and read back once each; a chunk of a few MB stays in cache between its projection
-// GEMM and its steps, and still gives the GEMM at least ~256 rows. Batch norm (Light GRU)
-// normalises with statistics over all steps, so it projects them all first.
+// Input projections of a chunk of steps are computed together, ahead of their recurrence (all
+// steps at once would make gx a [steps*batch, 3H] array in DRAM: 50 MB for S3). Batch norm
+// (Light GRU) normalises with statistics over all steps, so it projects them all first.
 template <class T>
 int64_t projection_chunk_steps(const GruConfig& c, int64_t steps, int64_t batch) {
-  if (c.batch_norm) return steps;
-  constexpr int64_t kMinRows = 256, kMaxBytes = int64_t{4} << 20;
-  const int64_t step_bytes = batch * 3 * c.hidden_size * static_cast<int64_t>(sizeof(T));
-  const int64_t chunk = std::max((kMinRows + batch - 1) / batch, kMaxBytes / step_bytes);
-  return std::max<int64_t>(1, std::min(steps, chunk));
+  return chunk_steps(steps, batch, 3 * c.hidden_size * static_cast<int64_t>(sizeof(T)), c.batch_norm);
 }
 
 template <class T>
@@ -124,13 +119,10 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const int64_t row_parts = sequence_parts(batch.batch);
       for (int64_t s0 = 0; s0 < batch.steps; s0 += chunk) {
         const int64_t s_end = std::min(batch.steps, s0 + chunk);
-        int64_t chunk_base = 0;  // first packed row whose projection is in buf.gx
-        if (!c.batch_norm) {     // project the steps [s0, s_end) (time order)
-          const int64_t t_lo = d == 0 ? s0 : batch.steps - s_end, t_hi = d == 0 ? s_end : batch.steps - s0;
-          chunk_base = lay.offsets[t_lo];
-          const int64_t end = lay.offsets[t_hi - 1] + lay.batch_sizes[t_hi - 1];
-          project_rows(K, P, impl_->bias_ih[i].data(), H, end - chunk_base, in + chunk_base * din, din, buf.gx);
-        }
+        const StepChunk ch(lay, s0, s_end, d == 1);
+        const int64_t chunk_base = c.batch_norm ? 0 : ch.row_lo;  // first packed row whose projection is in buf.gx
+        if (!c.batch_norm)
+          project_rows(K, P, impl_->bias_ih[i].data(), H, ch.rows(), in + chunk_base * din, din, buf.gx);
         // Step s for the sequences in slots [r0, r1); the state before it is buf.state[from].
         auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, int from, bool single_thread) {
           const int64_t t = d == 0 ? s : batch.steps - 1 - s;
