@@ -84,6 +84,19 @@ def test_step_output_is_a_view_of_the_new_state_last_layer(batched):
     assert np.array_equal(y_t, expected)
 
 
+@pytest.mark.parametrize("x_shape", [(2, 3), (3,)], ids=["batched", "unbatched"])
+def test_step_without_a_state_starts_from_zeros(x_shape):
+    gru = _model(3, 4, 2, True)
+    x_t = np.linspace(-1, 1, int(np.prod(x_shape)), dtype=np.float32).reshape(x_shape)
+    zeros = gru.initial_state(2) if len(x_shape) == 2 else gru.initial_state(1)[:, 0]
+    y_t, new = gru.step(x_t)
+    y_ref, new_ref = gru.step(x_t, zeros)
+    assert new.shape == zeros.shape and new.dtype == zeros.dtype
+    assert np.array_equal(new, new_ref) and np.array_equal(y_t, y_ref)
+    y_list, _ = gru.step(x_t.tolist())  # not an ndarray: the checked path
+    assert np.array_equal(y_list, y_ref)
+
+
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_chunked_input_projection_gives_the_same_bits(isa, reset_after):
     # The forward projects the inputs of a few steps at a time (~4 MB of projections): at B=64,

@@ -195,15 +195,18 @@ class GRU:
         batch = check_size("batch", batch, maximum=1 << 31)
         return np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), dtype=self.dtype)
 
-    def step(self, x_t: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, x_t: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
-        (num_layers, H) from initial_state() or a previous step. Returns (y_t, new_state), the
-        same as running the whole sequence at once; `state` is not modified."""
+        (num_layers, H) from initial_state() or a previous step; None (the default) starts from
+        zeros. Returns (y_t, new_state), the same as running the whole sequence at once; `state`
+        is not modified."""
         # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
         # float converts) and shapes (batched or unbatched), copies a strided array itself and
         # returns (state[-1], state).
         if type(x_t) is _ndarray and type(state) is _ndarray and self._cuda is None:
             return self._core_step(x_t, state)
+        if state is None:
+            state = self._zero_state(x_t)
         if self._cuda is not None:
             return self._cuda.step(x_t, state)
         dtype = self._spec.dtype
@@ -211,6 +214,14 @@ class GRU:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
         return self._core_step(float_array("x_t", x_t, dtype), float_array("state", state, dtype))
+
+    def _zero_state(self, x_t: Any) -> np.ndarray:
+        """The zero state step() starts from: (num_layers, B, H) for x_t (B, D), (num_layers, H) for
+        x_t (D,). Other shapes get the state of a batch of one; step() then reports x_t's shape."""
+        iface = getattr(x_t, "__cuda_array_interface__", None)
+        shape = tuple(iface["shape"]) if iface is not None else np.shape(x_t)
+        batch = (shape[0],) if len(shape) == 2 else () if len(shape) == 1 else (1,)
+        return np.zeros((self.num_layers, *batch, self.hidden_size), dtype=self.dtype)
 
     # Parameters.
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -427,7 +427,7 @@ class ReverseGRU(GRU):
         grads["x"] = _flip_time(grads["x"], lens, self.batch_first)
         return grads
 
-    def step(self, x_t: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, x_t: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("step() needs a forward GRU: a reverse GRU needs the whole sequence")
 
     @classmethod
