@@ -1,7 +1,7 @@
-// S3/S4/S5 through the C++ API: whole-sequence forward (inference), and forward with a cache
+// S2-S5 through the C++ API: whole-sequence forward (inference), and forward with a cache
 // plus backward (training), no Python in between. Prints median and min ms per call and the
 // GFLOP/s of the median, for the active ISA (FASTGRU_ISA picks another).
-//   fastgru_sequence_time [threads (default: all)] [repeats (default 11)] [S3|S4|S5 (default: all)]
+//   fastgru_sequence_time [threads (default: all)] [repeats (default 11)] [S2-256|S2-1024|S3|S4|S5 (default: all)]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -70,7 +70,7 @@ void run(const Workload& w, int repeats) {
     return v[v.size() / 2];
   };
   const double flops = 6.0 * T * B * H * (2 * H) * (w.train ? 3 : 1);
-  std::printf("%-4s B=%-4lld T=%-4lld H=%-5lld %10.2f %10.2f %10.1f", w.name, static_cast<long long>(B),
+  std::printf("%-7s B=%-4lld T=%-4lld H=%-5lld %10.2f %10.2f %10.1f", w.name, static_cast<long long>(B),
               static_cast<long long>(T), static_cast<long long>(H), median(total),
               *std::min_element(total.begin(), total.end()), flops / median(total) * 1e-6);
   if (w.train)
@@ -85,8 +85,9 @@ int main(int argc, char** argv) {
   const int repeats = argc > 2 ? std::max(1, std::atoi(argv[2])) : 11;
   std::printf("Sequences through the C++ API, ISA %s, %d thread(s), %d repeats\n", fastgru::active_isa().c_str(),
               fastgru::num_threads(), repeats);
-  std::printf("%-27s %10s %10s %10s\n", "workload", "median ms", "min ms", "GFLOP/s");
-  for (const Workload& w : {Workload{"S3", 64, 128, 512, false}, Workload{"S4", 32, 100, 256, true},
+  std::printf("%-30s %10s %10s %10s\n", "workload", "median ms", "min ms", "GFLOP/s");
+  for (const Workload& w : {Workload{"S2-256", 1, 512, 256, false}, Workload{"S2-1024", 1, 512, 1024, false},
+                            Workload{"S3", 64, 128, 512, false}, Workload{"S4", 32, 100, 256, true},
                             Workload{"S5", 128, 64, 1024, false}})
     if (argc <= 3 || std::string(argv[3]) == w.name) run(w, repeats);
   return 0;
