@@ -103,7 +103,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
   const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H, N = lay.rows;
   const int64_t rw = c.record_width();
   const CellMath* math = c.standard_math() ? nullptr : &c.math;
-  if (kernels::kMaxPanelWidth % K.nr != 0) throw std::logic_error("backward: panel width does not divide kMaxPanelWidth");
+  if (kernels::kMaxPanelWidth % K.nr != 0)
+    throw std::logic_error("backward: the panel width does not divide kMaxPanelWidth");
 
   // Gradient of the last layer's packed output.
   T* dout = buf.grad_io[0];
@@ -144,11 +145,11 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
             T* ds = buf.dstate + (r0 + j) * H;
             for (int64_t f = 0; f < H; ++f) ds[f] += g[f];
           }
+          T* dgx = buf.dgx + (base - ch.row_lo) * 3 * H;
           T* dgh = buf.dgh + (base - ch.row_lo) * 3 * H;
           T* dstate = buf.dstate + r0 * H;
           T* drh = buf.drh + r0 * H;
-          kernels::GateGradArgs<T> g{rows, H,   0,   H, records + base * rw, dstate, drh, buf.dgx + (base - ch.row_lo) * 3 * H,
-                                     dgh,  rw, math};
+          kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * rw, dstate, drh, dgx, dgh, rw, math};
           auto gates = [&](void (*kernel)(const kernels::GateGradArgs<T>&)) {
             single_thread ? kernel(g) : parallel_gates(kernel, g);
           };
@@ -198,8 +199,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
         }
         if (G.bias_ih) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_ih, more);
         if (G.bias_hh) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
-        parallel_gemm(K.gemm_rowmajor,
-                      nn(n, din, 3 * H, buf.dgx, 3 * H, impl_->weight_ih[i].data(), din, din_grad + r * din, din, d > 0),
+        const T* w_ih = impl_->weight_ih[i].data();
+        parallel_gemm(K.gemm_rowmajor, nn(n, din, 3 * H, buf.dgx, 3 * H, w_ih, din, din_grad + r * din, din, d > 0),
                       false, K.nr);
       }
       lay.from_slots(buf.dstate, H, dh0 + i * batch.batch * H);
