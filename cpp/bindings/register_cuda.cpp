@@ -19,6 +19,7 @@
 #include "cuda/gru_cuda.h"
 #include "fastgru/gru.h"
 #include "config.h"
+#include "param_checks.h"
 #include "register.h"
 
 namespace py = pybind11;
@@ -234,29 +235,14 @@ class PyCudaGru {
 
   void set_params(int64_t layer, int64_t direction, const carray<T>& w_ih, const carray<T>& w_hh,
                   const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
-    const GruConfig& c = gru_.config();
-    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
-      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
-    const int64_t H = c.hidden_size;
-    check_shape("weight_ih", shape_of(w_ih), {3 * H, c.layer_input_size(layer)});
-    check_shape("weight_hh", shape_of(w_hh), {3 * H, H});
-    if (b_ih) check_shape("bias_ih", shape_of(*b_ih), {3 * H});
-    if (b_hh) check_shape("bias_hh", shape_of(*b_hh), {3 * H});
+    check_layer_params(gru_.config(), layer, direction, w_ih, w_hh, b_ih ? &*b_ih : nullptr, b_hh ? &*b_hh : nullptr);
     gru_.set_params(layer, direction,
                     {w_ih.data(), w_hh.data(), b_ih ? b_ih->data() : nullptr, b_hh ? b_hh->data() : nullptr});
   }
 
   void set_batch_norm(int64_t layer, int64_t direction, const carray<T>& weight, const carray<T>& bias,
                       const carray<T>& running_mean, const carray<T>& running_var) {
-    const GruConfig& c = gru_.config();
-    if (!c.batch_norm) throw py::value_error("this GRU has no batch norm");
-    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
-      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
-    const int64_t n = 2 * c.hidden_size;
-    check_shape("bn_weight", shape_of(weight), {n});
-    check_shape("bn_bias", shape_of(bias), {n});
-    check_shape("bn_running_mean", shape_of(running_mean), {n});
-    check_shape("bn_running_var", shape_of(running_var), {n});
+    check_batch_norm_params(gru_.config(), layer, direction, weight, bias, running_mean, running_var);
     gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
   }
 

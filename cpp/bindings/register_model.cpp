@@ -14,6 +14,7 @@
 
 #include "fastgru/gru.h"
 #include "config.h"
+#include "param_checks.h"
 #include "fast_step.h"
 #include "kept_workspace.h"
 #include "register.h"
@@ -107,28 +108,13 @@ class PyGru {
 
   void set_params(int64_t layer, int64_t direction, const carray<T>& w_ih, const carray<T>& w_hh,
                   const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
-    const GruConfig& c = gru_.config();
-    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
-      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
-    const int64_t H = c.hidden_size;
-    check_shape("weight_ih", w_ih, {3 * H, c.layer_input_size(layer)});
-    check_shape("weight_hh", w_hh, {3 * H, H});
-    if (b_ih) check_shape("bias_ih", *b_ih, {3 * H});
-    if (b_hh) check_shape("bias_hh", *b_hh, {3 * H});
+    check_layer_params(gru_.config(), layer, direction, w_ih, w_hh, b_ih ? &*b_ih : nullptr, b_hh ? &*b_hh : nullptr);
     gru_.set_params(layer, direction, {w_ih.data(), w_hh.data(), ptr_or_null(b_ih), ptr_or_null(b_hh)});
   }
 
   void set_batch_norm(int64_t layer, int64_t direction, const carray<T>& weight, const carray<T>& bias,
                       const carray<T>& running_mean, const carray<T>& running_var) {
-    const GruConfig& c = gru_.config();
-    if (!c.batch_norm) throw py::value_error("this GRU has no batch norm");
-    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
-      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
-    const int64_t n = 2 * c.hidden_size;
-    check_shape("bn_weight", weight, {n});
-    check_shape("bn_bias", bias, {n});
-    check_shape("bn_running_mean", running_mean, {n});
-    check_shape("bn_running_var", running_var, {n});
+    check_batch_norm_params(gru_.config(), layer, direction, weight, bias, running_mean, running_var);
     gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
   }
 
@@ -155,8 +141,8 @@ class PyGru {
     T* hn_ptr = h_n.mutable_data();
     {
       py::gil_scoped_release release;
-      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, TrainingMode{dropout, seed, batch_statistics},
-                   workspace.get(), stats_ptr);
+      const TrainingMode mode{dropout, seed, batch_statistics};
+      gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, mode, workspace.get(), stats_ptr);
     }
     return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
   }
