@@ -13,6 +13,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "fastgru's compiled core (use the fastgru package, not this module)";
   fastgru::bindings::register_runtime(m);
   fastgru::bindings::register_model(m);
+  fastgru::bindings::register_signal_check(m);
 #if FASTGRU_HAVE_CUDA
   fastgru::bindings::register_cuda(m);  // sets cuda_compiled = True and adds the CUDA classes
 #endif

@@ -5,4 +5,5 @@
 namespace fastgru::bindings {
 void register_runtime(pybind11::module_& m);
 void register_model(pybind11::module_& m);
+void register_signal_check(pybind11::module_& m);
 }  // namespace fastgru::bindings

@@ -15,6 +15,9 @@ void register_runtime(py::module_& m) {
   m.def("set_isa", &set_isa, py::arg("name"), "Force an ISA (ValueError if unknown or unsupported).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("num_threads", &num_threads);
+  m.def("set_wait_policy", &set_wait_policy, py::arg("name"),
+        "'active', 'passive' or 'auto': how idle pool threads wait (ValueError for another name).");
+  m.def("wait_policy", &wait_policy);
 #if !FASTGRU_HAVE_CUDA
   // A CPU build: the same queries as register_cuda.cpp, answering "no CUDA".
   m.attr("cuda_compiled") = false;

@@ -9,6 +9,7 @@
 #include "cache_layout.h"
 #include "dropout.h"
 #include "gru_impl.h"
+#include "interrupt.h"
 #include "parallel_kernels.h"
 #include "sequence_layout.h"
 #include "step_chunks.h"
@@ -101,6 +102,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
   const CacheLayout cl{c, batch.steps * batch.batch};
   BackwardBuffers<T> buf(c, batch.steps, batch.batch, workspace, nullptr);
   const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H, N = lay.rows;
+  CallInterrupt interrupt;
+  unsigned ticks = 0;  // the calling thread's interrupt polls
   const int64_t rw = c.record_width();
   const CellMath* math = c.standard_math() ? nullptr : &c.math;
   if (kernels::kMaxPanelWidth % K.nr != 0)
@@ -167,11 +170,18 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
           }
         };
         if (row_parts == 1) {
-          for (int64_t s = s0; s < s_end; ++s) step_slots(s, 0, batch.batch, false);
+          for (int64_t s = s0; s < s_end; ++s) {
+            interrupt.poll(ticks);
+            step_slots(s, 0, batch.batch, false);
+          }
         } else {
           threading::parallel_for(row_parts, [&](int64_t part) {
             const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
-            for (int64_t s = s0; s < s_end; ++s) step_slots(s, r.begin, r.end, true);
+            unsigned part_ticks = 0;
+            for (int64_t s = s0; s < s_end; ++s) {
+              interrupt.poll(part_ticks);
+              step_slots(s, r.begin, r.end, true);
+            }
           });
         }
 

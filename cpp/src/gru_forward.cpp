@@ -8,6 +8,7 @@
 #include "cache_layout.h"
 #include "dropout.h"
 #include "gru_impl.h"
+#include "interrupt.h"
 #include "parallel_kernels.h"
 #include "recurrent_step.h"
 #include "sequence_layout.h"
@@ -106,6 +107,7 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
   const CacheLayout cl{c, batch.steps * batch.batch};
   ForwardBuffers<T> bufs(c, batch.steps, batch.batch, workspace, nullptr);
   const int64_t H = c.hidden_size, dirs = c.directions(), out_width = dirs * H;
+  CallInterrupt interrupt;
 
   // Layer 0 input, packed (the caller's array itself when the batch is full).
   const T* in = x;
@@ -133,7 +135,14 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const T* b_hh = impl_->bias_hh[i].data();
       const int64_t chunk = projection_chunk_steps<T>(c, batch.steps, batch.batch);
       if (c.batch_norm) {
-        project_rows(K, P, impl_->bias_ih[i].data(), H, lay.rows, in, din, buf.gx, single_thread);
+        // Every row's projection before the batch statistics: in blocks, so that a long sequence
+        // can be interrupted here too.
+        constexpr int64_t kBlockRows = 4096;
+        for (int64_t r0 = 0; r0 < lay.rows; r0 += kBlockRows) {
+          interrupt.poll_now();
+          project_rows(K, P, impl_->bias_ih[i].data(), H, std::min(kBlockRows, lay.rows - r0), in + r0 * din, din,
+                       buf.gx + r0 * 3 * H, single_thread);
+        }
         T* x_hat = cache ? cache + cl.batch_norm_offset(l, d) : nullptr;
         batch_norm_forward(lay.rows, H, buf.gx, impl_->bn_weight[i].data(), impl_->bn_bias[i].data(),
                            impl_->bn_mean[i].data(), impl_->bn_var[i].data(), c.batch_norm_eps, mode.batch_statistics,
@@ -143,6 +152,7 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       lay.to_slots(h0 ? h0 + i * batch.batch * H : nullptr, H, buf.state[0]);
       T* records = cache ? cache + cl.records_offset(l, d) : nullptr;
       int cur = 0;  // buf.state[cur] holds the state before the next step
+      unsigned ticks = 0;  // this direction's interrupt polls
       const int64_t row_parts = sequence_parts(batch.batch);
       for (int64_t s0 = 0; s0 < batch.steps; s0 += chunk) {
         const int64_t s_end = std::min(batch.steps, s0 + chunk);
@@ -172,11 +182,18 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
         };
         auto state_before = [&](int64_t s) { return (s - s0) % 2 ? 1 - cur : cur; };  // buf.state index
         if (row_parts == 1) {
-          for (int64_t s = s0; s < s_end; ++s) step_slots(s, 0, batch.batch, state_before(s), single_thread);
+          for (int64_t s = s0; s < s_end; ++s) {
+            interrupt.poll(ticks);
+            step_slots(s, 0, batch.batch, state_before(s), single_thread);
+          }
         } else {
           threading::parallel_for(row_parts, [&](int64_t part) {
             const threading::Range r = threading::chunk(batch.batch, row_parts, part, kSequenceGrain);
-            for (int64_t s = s0; s < s_end; ++s) step_slots(s, r.begin, r.end, state_before(s), true);
+            unsigned part_ticks = 0;
+            for (int64_t s = s0; s < s_end; ++s) {
+              interrupt.poll(part_ticks);
+              step_slots(s, r.begin, r.end, state_before(s), true);
+            }
           });
         }
         if ((s_end - s0) % 2) cur = 1 - cur;

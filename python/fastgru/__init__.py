@@ -20,9 +20,11 @@ except ImportError as e:  # pragma: no cover - only in a broken install
     ) from e
 
 from . import functional
+from .errors import FormatError
 from .gru import GRU, load
 from .onnx import load_onnx  # fastgru.onnx imports the onnx package only inside its functions
-from .runtime import available_isas, get_isa, get_num_threads, info, set_isa, set_num_threads, use_isa
+from .runtime import (available_isas, get_isa, get_num_threads, get_wait_policy, info, set_isa, set_num_threads,
+                      set_wait_policy, use_isa)
 from .cuda import cuda_available  # the optional CUDA backend: fastgru.cuda (docs/CUDA.md)
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "GRU",
     "load",
     "load_onnx",
+    "FormatError",
     "functional",
     "available_isas",
     "get_isa",
@@ -37,6 +40,8 @@ __all__ = [
     "use_isa",
     "set_num_threads",
     "get_num_threads",
+    "set_wait_policy",
+    "get_wait_policy",
     "info",
     "__version__",
 ]

@@ -8,7 +8,10 @@ from typing import Any, Iterator
 from . import _core
 from ._validation import check_size
 
-__all__ = ["available_isas", "get_isa", "set_isa", "use_isa", "set_num_threads", "get_num_threads", "info"]
+__all__ = ["available_isas", "get_isa", "set_isa", "use_isa", "set_num_threads", "get_num_threads",
+           "set_wait_policy", "get_wait_policy", "MAX_THREADS", "info"]
+
+MAX_THREADS = 256  # the core's bound (threading/thread_count.h)
 
 
 def available_isas() -> list[str]:
@@ -41,12 +44,28 @@ def use_isa(name: str) -> Iterator[None]:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads per call (results do not depend on it: every split keeps the reduction order)."""
-    _core.set_num_threads(check_size("num_threads", n, maximum=1024))
+    """Threads per call, at most MAX_THREADS (results do not depend on it: every split keeps the
+    reduction order). The default is FASTGRU_NUM_THREADS, else the CPUs this process may use (its
+    affinity mask, capped by a cgroup CPU quota)."""
+    _core.set_num_threads(check_size("num_threads", n, maximum=MAX_THREADS))
 
 
 def get_num_threads() -> int:
     return int(_core.num_threads())
+
+
+def set_wait_policy(name: str) -> None:
+    """How the pool's idle threads wait: "active" (spin 200 us before sleeping; fastest on a
+    machine of one's own), "passive" (sleep at once), or "auto" (the default, or
+    FASTGRU_WAIT_POLICY): active, but when the workers keep arriving late because other
+    processes hold the cores, each call runs on its own thread for a while."""
+    if not isinstance(name, str):
+        raise TypeError(f"wait policy must be a str, got {type(name).__name__}")
+    _core.set_wait_policy(name)
+
+
+def get_wait_policy() -> str:
+    return str(_core.wait_policy())
 
 
 def info() -> dict[str, Any]:
@@ -59,6 +78,7 @@ def info() -> dict[str, Any]:
         "isas_compiled": list(_core.compiled_isas()),
         "isas_supported": available_isas(),
         "num_threads": get_num_threads(),
+        "wait_policy": get_wait_policy(),
         "cuda": bool(_core.cuda_compiled),  # compiled in (FASTGRU_CUDA=ON)
         "cuda_available": cuda_available(),  # and a device is visible
         "cuda_device": device_name(),  # its name, or None

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,24 @@ void set_isa(const std::string& name);
 // Results do not depend on it: every split keeps each output's reduction order.
 void set_num_threads(int n);
 int num_threads();
+
+// How the pool's threads wait for work. "active": idle workers spin 200 us before sleeping, and
+// the caller spins as long for them (fastest on a machine of one's own); "passive": they sleep
+// at once; "auto" (the default, or FASTGRU_WAIT_POLICY): active, but when the workers keep
+// arriving late (other processes hold the cores) the caller runs its jobs alone for a while.
+// Throws std::invalid_argument for another name.
+void set_wait_policy(const std::string& name);
+std::string wait_policy();
+
+// Long calls (forward, backward) ask `check` every ~20 ms of work, between steps, whether to
+// stop, and then throw Interrupted; whatever they were given stays as it was. The check runs on
+// the thread that made the call. The Python bindings install one that runs Python's pending
+// signal handlers (Ctrl-C). nullptr (the default) never stops a call.
+using InterruptCheck = bool (*)();
+void set_interrupt_check(InterruptCheck check);
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "fastgru call interrupted"; }
+};
 
 // The active ISA's vector code for one activation on n values (what the gate kernels use);
 // exposed so tests can check its error bound against float64.

@@ -1,6 +1,7 @@
-// A small fork-join pool: the calling thread plus num_threads()-1 workers. Workers spin briefly
-// after each job before sleeping, because the GRU time loop forks once or twice per step and a
-// condition-variable wake-up alone would cost several microseconds each time.
+// A small fork-join pool: the calling thread plus num_threads()-1 workers. The GRU time loop forks
+// once or twice per step, so the hand-off must cost well under a microsecond on a quiet machine,
+// and must never make the caller wait for a worker the kernel has descheduled on a busy one: a
+// task nobody has started yet is run by whoever gets to it first, the caller included.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +9,11 @@
 
 namespace fastgru::threading {
 
-// Runs fn(task) for every task in [0, n_tasks) and returns when all are done. Task i always
-// runs on the same thread (i mod the pool size), so per-thread data stays in that core's cache;
-// callers still make results independent of which thread runs which task.
-// A call made while another is running (another Python thread) runs on the caller alone.
+// Runs fn(task) for every task in [0, n_tasks) and returns when all are done. Task i is meant for
+// thread i mod the pool size (so per-thread data stays in that core's cache), but a thread that
+// is late loses its tasks to the others: callers make results independent of which thread runs
+// which task. An exception thrown by a task is rethrown here (the first one, after every task has
+// ended). A call made while another is running (another Python thread) runs on the caller alone.
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn);
 
 // Splits [0, n) into at most `parts` contiguous chunks whose boundaries are multiples of `grain`.

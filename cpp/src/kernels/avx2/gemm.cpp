@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/kernel_table.h"
+#include "kernels/thread_scratch.h"
 
 namespace fastgru::kernels::avx2 {
 #include "kernels/isa_kernels.h"

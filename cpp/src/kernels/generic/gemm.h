@@ -176,8 +176,8 @@ static void gemm_rowmajor_packing_b(const GemmArgs<typename O::T>& g) {
   using T = typename O::T;
   constexpr int64_t NR = NV * O::W;
   constexpr int64_t MC = kGemmMcPanels * MR, NC = kGemmNcPanels * NR;
-  alignas(64) static thread_local T a_pack[MC * kGemmKc];
-  alignas(64) static thread_local T b_pack[NC * kGemmKc];
+  T* const a_pack = static_cast<T*>(thread_scratch(ScratchSlot::a_pack, sizeof(T) * MC * kGemmKc));
+  T* const b_pack = static_cast<T*>(thread_scratch(ScratchSlot::b_pack, sizeof(T) * NC * kGemmKc));
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);
     for (int64_t j0 = 0; j0 < g.n; j0 += NC) {
@@ -205,7 +205,7 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
   if constexpr (!PACKED) {
     if (g.m >= 2 * MC) return gemm_rowmajor_packing_b<O, MR, NV>(g);
   }
-  alignas(64) static thread_local T a_pack[MC * kGemmKc];
+  T* const a_pack = static_cast<T*>(thread_scratch(ScratchSlot::a_pack, sizeof(T) * MC * kGemmKc));
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);
     const T* b = PACKED ? g.b + k0 * NR : g.b + k0 * g.b_row_stride;
@@ -253,7 +253,7 @@ static void gemm_gates_blocked(const GateGemmArgs<typename O::T>& g) {
   using T = typename O::T;
   constexpr int64_t NR = NV * O::W;
   constexpr int64_t MC = kGemmMcPanels * MR;
-  alignas(64) static thread_local T a_pack[MC * kGemmKc];
+  T* const a_pack = static_cast<T*>(thread_scratch(ScratchSlot::a_pack, sizeof(T) * MC * kGemmKc));
   const int64_t n = g.col_end - g.col_begin;
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);

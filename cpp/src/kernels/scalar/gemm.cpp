@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/kernel_table.h"
+#include "kernels/thread_scratch.h"
 
 namespace fastgru::kernels::scalar {
 #include "kernels/isa_kernels.h"
