@@ -263,3 +263,23 @@ def test_signal_handler_that_does_not_raise_lets_the_call_finish():
         print(len(seen), np.array_equal(y, ref))
         """)
     assert out.stdout.split() == ["1", "True"], out.stdout + out.stderr
+
+
+# --- the contention benchmark runs -------------------------------------------------------------
+
+def test_contention_benchmark_measures_every_model():
+    from fastgru.bench import contention
+
+    results = contention.measure(workers=1, duration=0.01)
+    assert [r.model for r in results] == [name for name, _, _ in contention.MODELS]
+    for r in results:
+        assert r.default_ms > 0 and r.one_thread_ms > 0 and r.ratio > 0
+    assert "default / 1 thread" in contention.table(results)
+
+
+@pytest.mark.parametrize("arg", ["0", "x", "1,-2"])
+def test_contention_option_rejects_bad_counts(arg, capsys):
+    from fastgru.bench.cli import main
+
+    assert main(["--contention", arg]) == 2
+    assert "--contention" in capsys.readouterr().err

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="write a markdown report")
     p.add_argument("--plot", metavar="FILE.png", help="write a speed-up bar chart (matplotlib)")
     p.add_argument("--list", action="store_true", help="list the workloads and sizes, then exit")
+    p.add_argument("--contention", default=None, metavar="K[,K...]",
+                   help="instead of the workloads: K worker processes calling fastgru at once, each on "
+                        "the default thread count vs one thread (fastgru.bench.contention)")
+    p.add_argument("--contention-seconds", type=float, default=1.0, metavar="S",
+                   help="with --contention: how long each worker times each model (default 1)")
     return p
 
 
@@ -246,6 +251,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, or a usage error argparse already reported
         return int(e.code or 0)
+
+    if args.contention is not None:
+        from . import contention
+
+        try:
+            counts = [int(k) for k in args.contention.split(",")]
+            if any(k < 1 or k > 64 for k in counts) or not args.contention_seconds > 0:
+                raise ValueError
+        except ValueError:
+            print("error: --contention takes worker counts in [1, 64] such as 1,2,4, and "
+                  "--contention-seconds a positive number", file=sys.stderr)
+            return 2
+        return contention.main(counts, args.contention_seconds)
 
     try:
         ids = parse_workloads(args.workloads)

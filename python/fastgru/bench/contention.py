@@ -40,7 +40,7 @@ class Result:
 
 
 def _worker(index: int, threads: int | None, wait_policy: str | None, duration: float, barrier: Any,
-            queue: Any) -> None:
+            queue: Any) -> None:  # pragma: no cover - runs in the spawned workers
     import numpy as np
 
     import fastgru
