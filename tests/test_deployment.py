@@ -256,9 +256,11 @@ def test_signal_handler_that_does_not_raise_lets_the_call_finish():
         seen = []
         signal.signal(signal.SIGINT, lambda *a: seen.append(1))
         m = fastgru.GRU(16, 64, seed=0)
-        x = np.ones((200000, 1, 16), np.float32)
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        x = np.ones((1000000, 1, 16), np.float32)
+        timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
         y, h = m(x)
+        timer.join()
         ref = fastgru.GRU(16, 64, seed=0)(x)[0]
         print(len(seen), np.array_equal(y, ref))
         """)

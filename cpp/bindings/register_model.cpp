@@ -5,10 +5,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -99,8 +102,57 @@ const T* ptr_or_null(const std::optional<carray<T>>& a) {
   return a ? a->data() : nullptr;
 }
 
+// `owner`'s data as a read-only 1-D array that cannot be made writable again: its base is a
+// capsule holding `owner`, and NumPy re-enables writing only for arrays whose base chain ends in
+// a writable array or buffer (a capsule is neither). A training cache is handed out this way.
+template <class T>
+py::array sealed_view(carray<T> owner) {
+  auto& api = py::detail::npy_api::get();
+  py::ssize_t n = owner.size();
+  PyObject* descr = api.PyArray_DescrFromType_(py::detail::npy_format_descriptor<T>::value);
+  PyObject* view = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, 1, &n, nullptr, owner.mutable_data(), 0,
+                                             nullptr);
+  if (!view) throw py::error_already_set();
+  void (*drop)(void*) = [](void* p) { Py_DECREF(static_cast<PyObject*>(p)); };
+  py::capsule keep(static_cast<const void*>(owner.release().ptr()), drop);
+  if (api.PyArray_SetBaseObject_(view, keep.release().ptr()) != 0) {  // steals the capsule
+    Py_DECREF(view);
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::array>(view);
+}
 
+// A training cache ends with a record of the batch its forward ran (the core's cache size depends
+// only on steps * batch, so size alone cannot tell a cache paired with swapped steps/batch or
+// other lengths): backward refuses a cache whose record does not match its arguments.
+struct CacheRecord {
+  static constexpr int64_t kMagic = 0x66677275'63616368;  // "fgrucach"
+  int64_t magic, steps, batch, has_lengths, lengths_hash;
 
+  static CacheRecord of(const SequenceBatch& b) {
+    uint64_t h = 14695981039346656037ull;  // FNV-1a over the lengths' values
+    for (int64_t i = 0; b.lengths && i < b.batch; ++i) {
+      h ^= static_cast<uint64_t>(b.lengths[i]);
+      h *= 1099511628211ull;
+    }
+    return {kMagic, b.steps, b.batch, b.lengths ? 1 : 0, static_cast<int64_t>(h)};
+  }
+  bool operator==(const CacheRecord& o) const {
+    return magic == o.magic && steps == o.steps && batch == o.batch && has_lengths == o.has_lengths &&
+           lengths_hash == o.lengths_hash;
+  }
+  template <class T>
+  static constexpr size_t elements() {  // the record's size in cache elements
+    return (sizeof(CacheRecord) + sizeof(T) - 1) / sizeof(T);
+  }
+};
+
+// Computations (forward, backward, step: see step_lock) hold the model's lock shared for their
+// whole run, and updates (set_params, set_batch_norm[s]) hold it exclusively: a computation uses
+// the parameters and running statistics from entirely before or entirely after an update, never
+// a mix, while concurrent computations do not serialise. The lock is waited for only with the GIL
+// released or by a small step holding the GIL, and never held while waiting for the GIL, so the
+// two locks cannot deadlock.
 template <class T>
 class PyGru {
  public:
@@ -109,13 +161,37 @@ class PyGru {
   void set_params(int64_t layer, int64_t direction, const carray<T>& w_ih, const carray<T>& w_hh,
                   const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
     check_layer_params(gru_.config(), layer, direction, w_ih, w_hh, b_ih ? &*b_ih : nullptr, b_hh ? &*b_hh : nullptr);
+    py::gil_scoped_release release;
+    std::unique_lock<std::shared_mutex> lock(mutex_);
     gru_.set_params(layer, direction, {w_ih.data(), w_hh.data(), ptr_or_null(b_ih), ptr_or_null(b_hh)});
   }
 
   void set_batch_norm(int64_t layer, int64_t direction, const carray<T>& weight, const carray<T>& bias,
                       const carray<T>& running_mean, const carray<T>& running_var) {
     check_batch_norm_params(gru_.config(), layer, direction, weight, bias, running_mean, running_var);
+    py::gil_scoped_release release;
+    std::unique_lock<std::shared_mutex> lock(mutex_);
     gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
+  }
+
+  // Every layer/direction's (weight, bias, running_mean, running_var), in layer * directions +
+  // direction order, under one exclusive lock: a multi-layer update is atomic too.
+  void set_batch_norms(const std::vector<std::array<carray<T>, 4>>& arrays) {
+    const GruConfig& c = gru_.config();
+    const int64_t LD = c.num_layers * c.directions();
+    if (static_cast<int64_t>(arrays.size()) != LD)
+      throw py::value_error("set_batch_norms takes " + std::to_string(LD) + " (weight, bias, running_mean, "
+                            "running_var) tuples, one per layer and direction; got " + std::to_string(arrays.size()));
+    for (int64_t i = 0; i < LD; ++i) {
+      const auto& a = arrays[static_cast<size_t>(i)];
+      check_batch_norm_params(c, i / c.directions(), i % c.directions(), a[0], a[1], a[2], a[3]);
+    }
+    py::gil_scoped_release release;
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    for (int64_t i = 0; i < LD; ++i) {
+      const auto& a = arrays[static_cast<size_t>(i)];
+      gru_.set_batch_norm(i / c.directions(), i % c.directions(), a[0].data(), a[1].data(), a[2].data(), a[3].data());
+    }
   }
 
   // Returns (y, h_n, cache or None). With batch norm and batch_statistics, bn_stats (if given,
@@ -133,7 +209,12 @@ class PyGru {
     carray<T> y({b.steps, b.batch, c.directions() * H});
     carray<T> h_n({LD, b.batch, H});
     std::optional<carray<T>> cache;
-    if (keep_cache) cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(gru_.cache_size(b))});
+    const size_t cache_size = gru_.cache_size(b);
+    if (keep_cache) {
+      cache.emplace(std::vector<py::ssize_t>{static_cast<py::ssize_t>(cache_size + CacheRecord::elements<T>())});
+      const CacheRecord record = CacheRecord::of(b);
+      std::memcpy(cache->mutable_data() + cache_size, &record, sizeof record);
+    }
     const auto workspace = workspace_.take(gru_.forward_workspace_size(b));
     T* cache_ptr = cache ? cache->mutable_data() : nullptr;
     T* stats_ptr = bn_stats ? bn_stats->mutable_data() : nullptr;
@@ -141,10 +222,11 @@ class PyGru {
     T* hn_ptr = h_n.mutable_data();
     {
       py::gil_scoped_release release;
+      std::shared_lock<std::shared_mutex> lock(mutex_);  // dropped before the GIL is taken back
       const TrainingMode mode{dropout, seed, batch_statistics};
       gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, mode, workspace.get(), stats_ptr);
     }
-    return py::make_tuple(y, h_n, cache ? py::object(*cache) : py::object(py::none()));
+    return py::make_tuple(y, h_n, cache ? py::object(sealed_view(std::move(*cache))) : py::object(py::none()));
   }
 
   // One streaming step: x [batch, D], h [layers, batch, H] -> (y_t, new state [layers, batch, H]),
@@ -178,8 +260,10 @@ class PyGru {
     // Releasing the GIL costs more than a small step takes.
     if (batch * c.hidden_size * (c.input_size + c.hidden_size) >= (1 << 16)) {
       py::gil_scoped_release release;
+      const auto lock = step_lock();
       gru_.step(batch, x.data(), h.data(), out, w);
     } else {
+      const auto lock = step_lock();  // waits only for an update, which never needs the GIL
       gru_.step(batch, x.data(), h.data(), out, w);
     }
     return py::make_tuple(last_layer_view(h_out), h_out);
@@ -192,7 +276,19 @@ class PyGru {
     const GruConfig& c = gru_.config();
     const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
     const SequenceBatch b = checked_batch(steps, batch, lengths);
-    check_shape("cache", cache, {static_cast<int64_t>(gru_.cache_size(b))});
+    const size_t cache_size = gru_.cache_size(b);
+    check_shape("cache", cache, {static_cast<int64_t>(cache_size + CacheRecord::elements<T>())});
+    CacheRecord made;
+    std::memcpy(&made, cache.data() + cache_size, sizeof made);
+    if (!(made == CacheRecord::of(b))) {
+      const bool ours = made.magic == CacheRecord::kMagic;
+      throw py::value_error(
+          "cache does not match steps=" + std::to_string(steps) + ", batch=" + std::to_string(batch) +
+          (lengths ? " and these lengths" : ", no lengths") + ": " +
+          (ours ? "it was made by a forward with steps=" + std::to_string(made.steps) + ", batch=" +
+                      std::to_string(made.batch) + (made.has_lengths ? " and its own lengths" : ", no lengths")
+                : std::string("it is not a training cache of this model's forward")));
+    }
     if (dy) check_shape("dy", *dy, {steps, batch, c.directions() * H});
     if (dh_n) check_shape("dh_n", *dh_n, {LD, batch, H});
     carray<T> dx({steps, batch, c.input_size});
@@ -223,6 +319,7 @@ class PyGru {
     T* dh0_ptr = dh0.mutable_data();
     {
       py::gil_scoped_release release;
+      std::shared_lock<std::shared_mutex> lock(mutex_);
       gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(),
                     TrainingMode{dropout, seed, batch_statistics}, workspace.get());
     }
@@ -246,6 +343,13 @@ class PyGru {
   }
 
  private:
+  // step()'s lock. On a live model only a Light GRU's running statistics change (its training
+  // forwards update them; weights are set before the model is handed out), and an uncontended
+  // shared lock costs a few percent of a small streaming step: other models' steps go without.
+  std::shared_lock<std::shared_mutex> step_lock() {
+    if (!gru_.config().batch_norm) return {};
+    return std::shared_lock<std::shared_mutex>(mutex_);
+  }
 
   SequenceBatch batch_of(const carray<T>& x, const std::optional<carray<T>>& h0,
                          const std::optional<lengths_array>& lengths) const {
@@ -259,6 +363,7 @@ class PyGru {
 
   Gru<T> gru_;
   KeptWorkspace<T> workspace_;
+  std::shared_mutex mutex_;  // see the class comment
 };
 
 template <class T>
@@ -281,6 +386,7 @@ void bind(py::module_& m, const char* name) {
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
            py::arg("bias"), py::arg("running_mean"), py::arg("running_var"))
+      .def("set_batch_norms", &PyGru<T>::set_batch_norms, py::arg("arrays"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
            py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none())
       .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))

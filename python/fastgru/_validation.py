@@ -66,7 +66,7 @@ def float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating-point array, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
 
 
 def lengths_array(lengths: Any, batch: int, steps: int) -> np.ndarray:

@@ -22,6 +22,7 @@ this module) are read in place and results stay on the device as ``CudaArray``, 
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Mapping
 
 import numpy as np
@@ -89,9 +90,10 @@ class CudaGRU:
         self.dropout = gru.dropout
         self._bn_momentum = gru.bn_momentum
         self._rng = gru._rng  # dropout seeds continue the GRU's own stream
-        self._params = dict(gru._params)  # read-only arrays: a snapshot, not a copy
+        self._params = dict(gru._params)  # immutable arrays (GRU._set_params): a snapshot, not a copy
         self._core = make_cuda_core(self._spec, self._params)
         self._token = object()
+        self._state_lock = threading.Lock()  # one running-statistics update at a time, as GRU's
 
     input_size = property(lambda self: self._spec.input_size)
     hidden_size = property(lambda self: self._spec.hidden_size)
@@ -158,6 +160,7 @@ class CudaGRU:
         on the host, so those come back as NumPy arrays)."""
         if not isinstance(cache, F.GruCache) or cache.token is not self._token:
             raise ValueError("cache must come from this CudaGRU's forward()")
+        F.check_cache(cache)
         if _is_device_array(dy) or _is_device_array(dh_n):
             return self._device_backward(cache, dy, dh_n)
         return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
@@ -180,13 +183,12 @@ class CudaGRU:
 
     # Helpers.
     def _update_running_stats(self, batch_stats: dict[str, np.ndarray]) -> None:
-        new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
-        for arr in new.values():
-            arr.flags.writeable = False
-        self._params.update(new)
-        for layer in range(self.num_layers):
-            for d in range(self.num_directions):
-                F.set_batch_norm(self._core, layer, d, self._params)
+        with self._state_lock:  # a read-modify-write: concurrent training forwards must not lose one
+            new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
+            self._params = {**self._params, **{k: F.frozen(v) for k, v in new.items()}}  # a new dict, as GRU's
+            for layer in range(self.num_layers):
+                for d in range(self.num_directions):
+                    F.set_batch_norm(self._core, layer, d, self._params)
 
     def _device_forward(self, x: Any, h0: Any, lengths: Any, *, keep_cache: bool, dropout: float, seed: int,
                         batch_statistics: bool) -> tuple[Any, Any, F.GruCache | None]:
@@ -216,8 +218,9 @@ class CudaGRU:
         cache = None
         if keep_cache:
             batch_stats = None if stats is None else F._stats_dict(spec, stats)
-            cache = F.GruCache(self._core, spec, self._token, data, steps, batch, lens, dropout, seed, False,
-                               spec.dtype, batch_statistics, batch_stats)
+            lens = None if lens is None else F.frozen(lens)
+            cache = F.seal_cache(F.GruCache(self._core, spec, self._token, data, steps, batch, lens, dropout, seed,
+                                            False, spec.dtype, batch_statistics, batch_stats))
         return y, h_n, cache
 
     def _device_backward(self, cache: F.GruCache, dy: Any, dh_n: Any) -> dict[str, Any]:

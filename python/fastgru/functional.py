@@ -8,7 +8,9 @@ training forward returns its batch statistics in ``cache.batch_stats``, and
 
 from __future__ import annotations
 
+import hashlib
 import numbers
+import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
@@ -16,12 +18,20 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _core, cells
-from ._validation import check_bool, check_dropout, check_shape, float_array, lengths_array
+from ._validation import check_bool, check_choice, check_dropout, check_shape, check_size, float_array, lengths_array
+from .errors import listing
 
 __all__ = ["gru_forward", "gru_backward", "param_names", "update_running_stats", "GruCache"]
 
 
-param_names = cells.param_names  # PyTorch's state_dict order; the same names for every GRU form
+MAX_LAYERS = 4096  # as GRU's num_layers
+
+
+def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru") -> list[str]:
+    """The state_dict names in PyTorch's order, the same for every GRU form (cells.param_names)."""
+    return cells.param_names(check_size("num_layers", num_layers, maximum=MAX_LAYERS),
+                             check_bool("bidirectional", bidirectional), check_bool("bias", bias),
+                             check_choice("cell", cell, cells.CELLS))
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,34 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
     return core
 
 
+def frozen(a: Any) -> np.ndarray:
+    """A read-only copy of `a` that cannot be made writable again: its memory is an immutable bytes
+    object, and NumPy refuses ``flags.writeable = True`` (ValueError) for such arrays and their views."""
+    a = np.ascontiguousarray(a)
+    return np.frombuffer(a.tobytes(), a.dtype).reshape(a.shape)
+
+
+def set_batch_norms(core: Any, spec: Spec, params: Mapping[str, np.ndarray]) -> None:
+    """Hands every layer/direction's batch norm arrays (public names) to a Light GRU's CPU core in
+    one call, which an inference running at the same time sees entirely or not at all."""
+    core.set_batch_norms([tuple(params[f"{kind}_l{layer}{'_reverse' if d else ''}"]
+                                for kind in (*cells.BN_PARAMS, *cells.BN_BUFFERS))
+                          for layer in range(spec.num_layers) for d in range(spec.directions)])
+
+
 def set_batch_norm(core: Any, layer: int, direction: int, params: Mapping[str, np.ndarray]) -> None:
     """Hands one layer/direction's batch norm arrays (public names) to a Light GRU's core."""
     s = f"l{layer}{'_reverse' if direction else ''}"
     core.set_batch_norm(layer, direction, *(params[f"{kind}_{s}"] for kind in (*cells.BN_PARAMS, *cells.BN_BUFFERS)))
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class GruCache:
-    """What backward needs from one forward call. Opaque to users."""
+    """What backward needs from one forward call. Opaque to users.
+
+    Sealed by the forward that made it (seal_cache): its fields cannot be reassigned, its data and
+    lengths arrays cannot be written, and backward (check_cache) refuses a cache whose fields were
+    changed anyway (object.__setattr__, dataclasses.replace) with ValueError."""
 
     core: Any
     spec: Spec
@@ -103,6 +132,46 @@ class GruCache:
     # bn_running_var_l{k}[_reverse] name to this batch's mean / unbiased variance over its valid steps.
     batch_statistics: bool = False
     batch_stats: dict[str, np.ndarray] | None = None
+    _digest: bytes = field(default=b"", init=False, repr=False)  # set by seal_cache
+
+
+# The seals' key, new in every process: without it no code can make a digest that passes.
+_CACHE_KEY = os.urandom(32)
+
+
+def _cache_digest(cache: GruCache) -> bytes:
+    """A keyed digest of everything backward relies on (batch_stats is not: backward does not read
+    it). The objects the cache holds (core, spec, token, data) enter by identity: the cache keeps
+    them alive, so no other object has their ids while it holds them; the arrays cannot be written."""
+    lens, data = cache.lengths, cache.data
+    fields = (cache.steps, cache.batch, cache.dropout, cache.seed, cache.unbatched, _dtype_str(cache.x_dtype),
+              cache.batch_statistics, tuple(data.shape), _dtype_str(data.dtype), id(data), id(cache.core),
+              id(cache.spec), id(cache.token), None if lens is None else (_dtype_str(lens.dtype), lens.shape))
+    h = hashlib.blake2b(repr(fields).encode(), key=_CACHE_KEY, digest_size=16)
+    if lens is not None:
+        h.update(np.ascontiguousarray(lens).tobytes())
+    return h.digest()
+
+
+def _dtype_str(d: Any) -> Any:
+    return getattr(d, "str", d)  # '<f4': a dtype's repr costs microseconds
+
+
+def seal_cache(cache: GruCache) -> GruCache:
+    """Seals a cache a forward just made (see GruCache)."""
+    object.__setattr__(cache, "_digest", _cache_digest(cache))
+    return cache
+
+
+def check_cache(cache: GruCache) -> None:
+    """ValueError unless `cache` is as the forward that made it sealed it."""
+    try:
+        intact = bool(cache._digest) and cache._digest == _cache_digest(cache)
+    except (AttributeError, TypeError, ValueError):  # a field replaced by something of another kind
+        intact = False
+    if not intact:
+        raise ValueError("cache was modified after the forward that made it (its steps, batch, lengths, data or "
+                         "another field differ from that forward's): run forward again")
 
 
 def to_time_major(spec: Spec, x: Any) -> tuple[np.ndarray, bool]:
@@ -157,6 +226,8 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
         if unbatched:
             raise ValueError("lengths needs a batched (3-D) x")
         lens = lengths_array(lengths, batch, steps)
+        if keep_cache:
+            lens = frozen(lens)  # the cache's own copy: changing the caller's array cannot change it
     batch_statistics = batch_statistics and spec.batch_norm
     stats = None
     if batch_statistics:
@@ -170,8 +241,9 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
         y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed)
     cache = None
     if keep_cache:
-        cache = GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched, np.dtype(x_dtype),
-                         batch_statistics, None if stats is None else _stats_dict(spec, stats))
+        cache = seal_cache(GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched,
+                                    np.dtype(x_dtype), batch_statistics,
+                                    None if stats is None else _stats_dict(spec, stats)))
     return from_time_major(spec, y, unbatched), (h_n[:, 0, :] if unbatched else h_n), cache
 
 
@@ -184,6 +256,7 @@ def _stats_dict(spec: Spec, stats: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
+    check_cache(cache)
     spec = cache.spec
     dyt = None
     if dy is not None:
@@ -206,9 +279,44 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
     return grads
 
 
+# A parameter's name: kind, layer (at most 4 digits, so a key cannot name an absurd layer count)
+# and direction. Anything else in params is rejected.
+_PARAM_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|bn_weight|bn_bias|bn_running_mean|bn_running_var)"
+                        r"_l(\d{1,4})(_reverse)?")
+
+
+def _check_mapping(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of arrays (PyTorch names), got {type(value).__name__}")
+    return value
+
+
+def _layers_in_keys(params: Mapping[str, Any]) -> int:
+    """1 + the largest layer index the keys name, in one pass that rejects keys that are no
+    parameter's name."""
+    top, unknown = 0, []
+    for k in params:
+        m = _PARAM_KEY.fullmatch(k) if isinstance(k, str) else None
+        if m is None:
+            unknown.append(k)
+        else:
+            top = max(top, int(m.group(2)))
+    if unknown:
+        raise ValueError(f"params has keys that are no GRU parameter's name: {listing(unknown)}")
+    if top >= MAX_LAYERS:
+        raise ValueError(f"params names layer {top}, but num_layers must be in [1, {MAX_LAYERS}]")
+    return top + 1
+
+
 def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirectional: bool | None,
                      reset_after: bool | None, batch_first: bool, gates: Any = "full", update: Any = "old",
                      cell: Any = "gru") -> Spec:
+    params = _check_mapping("params", params)
+    batch_first = check_bool("batch_first", batch_first)
+    num_layers = _layers_in_keys(params) if num_layers is None else check_size("num_layers", num_layers,
+                                                                                 maximum=MAX_LAYERS)
+    if bidirectional is not None:
+        bidirectional = check_bool("bidirectional", bidirectional)
     if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
         raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
     bias = ("bias_hh_l0" if cell == "ligru" else "bias_ih_l0") in params  # the Light GRU has no bias_ih
@@ -219,20 +327,27 @@ def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirect
         rows = "hidden_size" if blocks == 1 else f"{blocks}*hidden_size"
         raise ValueError(f"weight_ih_l0 must have shape ({rows}, input_size), got {w.shape}")
     dtype = w.dtype if w.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-    if num_layers is None:
-        num_layers = 1 + max(int(m.group(1)) for k in params if (m := re.match(r"weight_ih_l(\d+)", k)))
     if bidirectional is None:
         bidirectional = "weight_ih_l0_reverse" in params
-    return Spec(w.shape[1], w.shape[0] // blocks, num_layers, bidirectional, bias, reset_after, batch_first,
-                np.dtype(dtype), form)
+    needed = 2 * num_layers * (2 if bidirectional else 1)  # weight_ih and weight_hh per layer and direction
+    if len(params) < needed:  # said without listing every missing name (cost: the keys, not the claim)
+        raise ValueError(f"params holds {len(params)} arrays, but num_layers={num_layers}"
+                         f"{' bidirectional' if bidirectional else ''} needs at least {needed} weights")
+    return Spec(check_size("input_size (weight_ih_l0's columns)", w.shape[1]),
+                check_size("hidden_size (from weight_ih_l0's rows)", w.shape[0] // blocks),
+                num_layers, bidirectional, bias, reset_after, batch_first, np.dtype(dtype), form)
 
 
-def checked_params(spec: Spec, params: Mapping[str, Any], strict: bool = True) -> dict[str, np.ndarray]:
+def checked_params(spec: Spec, params: Mapping[str, Any], strict: bool = True,
+                   what: str = "params") -> dict[str, np.ndarray]:
+    params = _check_mapping(what, params)
+    strict = check_bool("strict", strict)
     shapes = spec.param_shapes()
     missing = [k for k in shapes if k not in params]
     unexpected = [k for k in params if k not in shapes]
     if strict and (missing or unexpected):
-        raise ValueError(f"parameters do not match the model: missing {missing}, unexpected {unexpected}")
+        raise ValueError(f"parameters do not match the model: missing {listing(missing) or 'none'}, "
+                         f"unexpected {listing(unexpected) or 'none'}")
     out = {}
     for name, shape in shapes.items():
         if name in params:
@@ -261,11 +376,13 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                                                activation_beta, recurrent_activation_alpha,
                                                recurrent_activation_beta, clip),
                    bn_eps=cells.check_batch_norm(spec.form, None, bn_eps)[1])
+    training = check_bool("training", training)
+    dropout = check_dropout(dropout)  # checked even when unused: a wrong value is a mistake either way
+    if isinstance(dropout_seed, (bool, np.bool_)) or not isinstance(dropout_seed, numbers.Integral):
+        raise TypeError(f"dropout_seed must be an int, got {type(dropout_seed).__name__} {dropout_seed!r}")
     p = checked_params(spec, params)
     core = make_core(spec, p)
-    training = check_bool("training", training)
-    rate = check_dropout(dropout) if training else 0.0
-    return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=rate,
+    return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=dropout if training else 0.0,
                        seed=int(dropout_seed) % (1 << 64), batch_statistics=training)
 
 
@@ -286,6 +403,7 @@ def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, An
         raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
     if batch_stats is None:
         raise ValueError("batch_stats is None: only a training forward of cell='ligru' has batch statistics")
+    params, batch_stats = _check_mapping("params", params), _check_mapping("batch_stats", batch_stats)
     out = {}
     for name, batch in batch_stats.items():
         if name not in params:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -11,7 +14,9 @@ import numpy as np
 from . import cells
 from . import functional as F
 from ._keras import carried_cotangent, carried_outputs
+from ._npz import PARSE_ERRORS, Npz
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
+from .errors import FormatError, listing, source_name
 
 __all__ = ["GRU", "load"]
 
@@ -46,6 +51,36 @@ class GRU:
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
                  device: str = "cpu") -> None:
+        self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
+                        dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
+                        recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
+                        activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
+                        recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
+                        bn_eps=bn_eps, device=device)
+        bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
+        params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
+                         else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
+                  for name, shape in self._spec.param_shapes().items()}
+        self._set_params(params)
+
+    @classmethod
+    def _without_params(cls, **config: Any) -> "GRU":
+        """A model configured as cls(**config) whose parameters are not set yet: the loaders set them
+        with _set_params, so nothing is allocated or drawn at random from what a file claims."""
+        self = cls.__new__(cls)
+        GRU._configure(self, **config)
+        return self
+
+    def _configure(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                   batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                   reset_after: bool | None = None, dtype: Any = np.float32, seed: int | None = None,
+                   padding: str = "zeros", *, gates: str = "full", update: str = "old", cell: str = "gru",
+                   activation: str | None = None, recurrent_activation: str = "sigmoid",
+                   activation_alpha: float | None = None, activation_beta: float | None = None,
+                   recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
+                   clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
+                   device: str = "cpu") -> None:
+        """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         self._device = device
@@ -72,11 +107,6 @@ class GRU:
         )
         self.dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
-        bound = 1.0 / np.sqrt(hidden_size)  # PyTorch's init, for the form's own (public) parameters
-        params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
-                         else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
-                  for name, shape in self._spec.param_shapes().items()}
-        self._set_params(params)
 
     # Configuration, read-only.
     input_size = property(lambda self: self._spec.input_size)
@@ -103,33 +133,64 @@ class GRU:
     bn_eps = property(lambda self: self._spec.bn_eps)
 
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
-        for arr in params.values():
-            arr.flags.writeable = False  # changes must go through load_state_dict, which repacks
-        self._params = params
-        # Plain instance attributes, not a __getattr__ hook: that hook would slow down every
-        # attribute read of the model, step()'s included.
-        self.__dict__.update(params)
-        self._core = F.make_core(self._spec, params)
-        self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
-        self._token = object()  # a new identity for every set of weights
-        # device="cuda": the computations run on a GPU copy of these parameters (fastgru.cuda).
-        self._cuda = None
-        if self._device == "cuda":
-            from .cuda import to_cuda
+        # Immutable copies (F.frozen: not even flags.writeable can be set again), so what the model
+        # shows (attributes, parameters(), state_dict(), save) is what its core computes with;
+        # changes go through load_state_dict, which repacks.
+        params = {k: F.frozen(v) for k, v in params.items()}
+        # Guards the model's state against a running-statistics update in another thread (the
+        # loaders call this without __init__, so it is made here).
+        lock = self.__dict__.setdefault("_state_lock", threading.Lock())
+        with lock:
+            self._params = params
+            # Plain instance attributes, not a __getattr__ hook: that hook would slow down every
+            # attribute read of the model, step()'s included.
+            self.__dict__.update(params)
+            self._core = F.make_core(self._spec, params)
+            self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
+            self._token = object()  # a new identity for every set of weights
+            # device="cuda": the computations run on a GPU copy of these parameters (fastgru.cuda).
+            self._cuda = None
+            if self._device == "cuda":
+                from .cuda import to_cuda
 
-            self._cuda = to_cuda(self)
+                self._cuda = to_cuda(self)
 
-    def _update_running_stats(self, batch_stats: dict[str, np.ndarray]) -> None:
-        new = F.update_running_stats(self._params, batch_stats, self._bn_momentum)
-        for arr in new.values():
-            arr.flags.writeable = False
-        self._params.update(new)
-        self.__dict__.update(new)
-        # Running statistics are state, not weights: caches stay valid (backward reads the statistics
-        # its forward used from the cache), so the weights' token is kept.
-        for layer in range(self.num_layers):
-            for d in range(self.num_directions):
-                F.set_batch_norm(self._core, layer, d, self._params)
+    def _update_running_stats(self, batch_stats: dict[str, np.ndarray], core: Any) -> None:
+        """Folds a training forward's batch statistics (computed by `core`) into the running ones."""
+        # One read-modify-write at a time: two training forwards in two threads must not both
+        # start from the same old statistics (one update would be lost), and the core must end
+        # with the statistics the attributes show.
+        with self._state_lock:
+            if core is not self._core:
+                # load_state_dict replaced the parameters (running statistics included) after this
+                # forward ran: as if the load came after the update, which it overwrote.
+                return
+            new = {k: F.frozen(v) for k, v in F.update_running_stats(self._params, batch_stats,
+                                                                     self._bn_momentum).items()}
+            # A new dict, not an update in place: state_dict(), save() and parameters() read
+            # self._params once, so they see every statistic from before or every one from after.
+            self._params = {**self._params, **new}
+            self.__dict__.update(new)
+            # All layers at once (one exclusive lock in the core): an inference call running in
+            # another thread uses the statistics from entirely before or entirely after this update.
+            # Running statistics are state, not weights: caches stay valid (backward reads the
+            # statistics its forward used from the cache), so the weights' token is kept.
+            F.set_batch_norms(self._core, self._spec, self._params)
+
+    # Assigning or deleting a parameter's attribute would make the model show one array and
+    # compute with another: parameters change through load_state_dict, which repacks the core.
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._check_not_param(name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._check_not_param(name)
+        object.__delattr__(self, name)
+
+    def _check_not_param(self, name: str) -> None:
+        if name in self.__dict__.get("_params", ()):
+            raise AttributeError(f"{name} is a parameter: change it with load_state_dict({{{name!r}: ...}}, "
+                                 "strict=False)")
 
     if TYPE_CHECKING:  # parameters are instance attributes (model.weight_ih_l0), set by _set_params
         def __getattr__(self, name: str) -> np.ndarray: ...
@@ -176,7 +237,7 @@ class GRU:
         y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
                                       dropout=rate, seed=seed, batch_statistics=training)
         if cache.batch_stats is not None:
-            self._update_running_stats(cache.batch_stats)
+            self._update_running_stats(cache.batch_stats, cache.core)
         return carried_outputs(self, y, lengths), h_n, cache
 
     def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
@@ -185,6 +246,7 @@ class GRU:
             return self._cuda.backward(cache, dy, dh_n)
         if not isinstance(cache, F.GruCache):
             raise TypeError(f"cache must come from GRU.forward, got {type(cache).__name__}")
+        F.check_cache(cache)  # before anything reads its fields
         if cache.token is not self._token:
             raise ValueError("cache was made by another model or before this model's weights changed; "
                              "run forward again")
@@ -235,7 +297,7 @@ class GRU:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Replaces the parameters (names and shapes as state_dict()); repacks the weights."""
-        given = F.checked_params(self._spec, state_dict, strict=strict)
+        given = F.checked_params(self._spec, state_dict, strict=strict, what="state_dict")
         params = {k: (given[k] if k in given else v).copy() for k, v in self._params.items()}
         self._set_params(params)
 
@@ -332,13 +394,91 @@ class GRU:
         np.savez(path, __fastgru_config__=np.array(json.dumps(self.config())), **self._params)
 
 
-def load(path: str | os.PathLike[str]) -> GRU:
-    """Loads a GRU written by GRU.save."""
-    with np.load(path, allow_pickle=False) as f:
-        if "__fastgru_config__" not in f.files:
-            raise ValueError(f"{os.fspath(path)!r} is not a fastgru model file (no config entry)")
-        config = json.loads(str(f["__fastgru_config__"]))
-        params = {k: f[k] for k in f.files if k != "__fastgru_config__"}
-    gru = GRU(**config)
-    gru.load_state_dict(params)
+_CONFIG_KEY = "__fastgru_config__"
+_MAX_CONFIG_CHARS = 1 << 16  # a real config is under 1000 characters
+_NUMBER, _OPTIONAL_NUMBER = ("int", "float"), ("int", "float", "null")
+# The entries GRU.save writes (config()) and the JSON types each may have; a missing one takes
+# the constructor's default (files written before the entry existed).
+_CONFIG_TYPES: dict[str, tuple[str, ...]] = {
+    "input_size": ("int",), "hidden_size": ("int",), "num_layers": ("int",), "bias": ("bool",),
+    "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
+    "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
+    "activation": ("str", "null"), "recurrent_activation": ("str",),
+    **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
+                                     "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
+}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__  # json.loads makes bool/int/float/str/list/dict
+
+
+def _open_model_file(source: Any) -> Any:
+    if isinstance(source, (str, os.PathLike)):
+        return open(source, "rb")  # a missing or unreadable file: the OSError as it is
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source)
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        return contextlib.nullcontext(source)  # the caller's open file, left open
+    raise TypeError(f"load expects a path, bytes or a binary file, got {type(source).__name__}")
+
+
+def _read_config(npz: Npz) -> dict[str, Any]:
+    """The stored config, checked to be the kind of dict GRU.save writes."""
+    name = npz.name
+    if _CONFIG_KEY not in npz.members:
+        raise FormatError(f"{name} is not a fastgru model file (no config entry)")
+    head = npz.header(_CONFIG_KEY)
+    if head.shape != () or head.dtype.kind != "U" or head.dtype.itemsize > 4 * _MAX_CONFIG_CHARS:
+        raise FormatError(f"{name}: the config entry must be one JSON string, got shape {head.shape} "
+                          f"of {head.dtype}")
+    try:
+        config = json.loads(npz.read(_CONFIG_KEY, head).item())
+    except PARSE_ERRORS as e:  # bad JSON, code points, or nesting (RecursionError)
+        raise FormatError(f"{name}: the config entry is not valid JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise FormatError(f"{name}: the config must be a JSON object, got {_json_type(config)}")
+    unknown = [k for k in config if k not in _CONFIG_TYPES]
+    if unknown:
+        raise FormatError(f"{name}: the config has unknown entries {listing(unknown)}")
+    for k in ("input_size", "hidden_size"):
+        if k not in config:
+            raise FormatError(f"{name}: the config has no {k!r}")
+    for k, value in config.items():
+        if _json_type(value) not in _CONFIG_TYPES[k]:
+            raise FormatError(f"{name}: config entry {k!r} must be {' or '.join(_CONFIG_TYPES[k])}, "
+                              f"got {_json_type(value)} {repr(value)[:80]}")
+    return config
+
+
+def load(path: str | os.PathLike[str] | bytes | Any) -> GRU:
+    """Loads a GRU written by GRU.save, from a path, the file's bytes or a binary file object.
+
+    The file is not trusted: the config must be GRU.save's (known entries, JSON types, a valid GRU)
+    and every stored array's header must match the shape the config gives it before any data is
+    read; the model is built from the stored arrays (no random initialisation), so the cost is
+    bounded by the file's size. Anything malformed raises fastgru.FormatError naming the file;
+    a missing or unreadable file raises the OSError of opening it."""
+    name = source_name(path)
+    with _open_model_file(path) as fp, contextlib.closing(Npz(fp, name)) as npz:
+        config = _read_config(npz)
+        try:
+            gru = GRU._without_params(**config)
+        except (ValueError, TypeError) as e:
+            raise FormatError(f"{name}: the config is not a valid GRU's: {e}") from e
+        expected = gru._spec.param_shapes()
+        unexpected = [k for k in npz.members if k not in expected and k != _CONFIG_KEY]
+        missing = [k for k in expected if k not in npz.members]
+        if missing or unexpected:
+            raise FormatError(f"{name}: the arrays do not match the config "
+                              f"({gru!r}): missing {listing(missing) or 'none'}, "
+                              f"unexpected {listing(unexpected) or 'none'}")
+        heads = {k: npz.header(k) for k in expected}  # every shape checked before any data is read
+        for k, head in heads.items():
+            if head.dtype.kind != "f" or head.shape != expected[k]:
+                raise FormatError(f"{name}: {k!r} is stored as {head.dtype} of shape {head.shape}, expected "
+                                  f"floats of shape {expected[k]} ({gru!r})")
+        with np.errstate(all="ignore"):  # float64 values beyond float32's range become inf, quietly
+            params = {k: np.array(npz.read(k, head), dtype=gru.dtype, order="C") for k, head in heads.items()}
+    gru._set_params(params)
     return gru

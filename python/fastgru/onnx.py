@@ -3,7 +3,8 @@ an ONNX model, and exporting a fastgru.GRU as an ONNX model.
 
 - ``gru_op(X, W, R, B, sequence_lens, initial_h, **attributes) -> (Y, Y_h)``: the ONNX ``GRU``
   operator (opsets 7-22) with its exact semantics, computed by fastgru's compiled core.
-- ``load_onnx(path_or_model) -> dict[str, GRU]``: every GRU node whose weights are constants.
+- ``load_onnx(path_or_model, base_dir=None) -> dict[str, GRU]``: every GRU node whose weights are
+  constants; the file is not trusted (fastgru._onnx_file, fastgru.FormatError).
 - ``export_gru(gru, path)`` (also ``gru.to_onnx(path)``): one ONNX ``GRU`` node per layer.
 - ``stack(grus)``: single-layer GRUs (e.g. the nodes of a PyTorch export) as one multi-layer GRU.
 - ``ReverseGRU``: a GRU whose layers read the sequence backwards (ONNX ``direction="reverse"``).
@@ -43,7 +44,9 @@ import numpy as np
 
 from . import cells
 from . import functional as F
+from ._onnx_file import read_model, tensor_array
 from ._validation import check_size, lengths_array
+from .errors import FormatError, listing
 from .gru import GRU
 
 __all__ = ["gru_op", "load_onnx", "export_gru", "stack", "ReverseGRU"]
@@ -483,32 +486,19 @@ def stack(grus: Iterable[GRU], *, batch_first: bool = False) -> GRU:
 # --------------------------------------------------------------------------------------------
 # Loading and exporting models.
 
-def _constants(graph: Any) -> dict[str, np.ndarray]:
-    """Values of the main graph's initializers and Constant nodes (tensor `value` form)."""
-    from onnx import numpy_helper
-
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+def _constant_tensors(graph: Any) -> dict[str, Any]:
+    """The main graph's initializers and Constant nodes (tensor `value` form) by name, unconverted:
+    only the GRU weights among them are read (tensor_array checks each)."""
+    tensors = {t.name: t for t in graph.initializer}
     for node in graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
             for a in node.attribute:
                 if a.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(a.t)
-    return values
+                    tensors[node.output[0]] = a.t
+    return tensors
 
 
-def _load_model(path_or_model: Any) -> Any:
-    import onnx
-
-    if isinstance(path_or_model, onnx.ModelProto):
-        return path_or_model
-    if isinstance(path_or_model, (bytes, bytearray)):
-        return onnx.load_from_string(bytes(path_or_model))
-    if isinstance(path_or_model, (str, os.PathLike)):
-        return onnx.load(os.fspath(path_or_model))  # external data is read from beside the file
-    raise TypeError(f"load_onnx expects a path, bytes or onnx.ModelProto, got {type(path_or_model).__name__}")
-
-
-def load_onnx(path_or_model: Any) -> dict[str, GRU]:
+def load_onnx(path_or_model: Any, *, base_dir: str | os.PathLike[str] | None = None) -> dict[str, GRU]:
     """The GRU nodes of an ONNX model as fastgru GRUs, keyed by node name (the first output's
     name for unnamed nodes), in graph order.
 
@@ -516,31 +506,48 @@ def load_onnx(path_or_model: Any) -> dict[str, GRU]:
     the node's weights (gate blocks reordered, values unchanged): ``bias=False`` when B is
     absent, ``bidirectional`` for bidirectional nodes, ``reset_after = linear_before_reset != 0``,
     ``batch_first = layout == 1``, and the weights' dtype. W, R and B must be initializers or
-    Constant outputs (ValueError otherwise). Inputs that are not weights (X, sequence_lens,
+    Constant outputs. Inputs that are not weights (X, sequence_lens,
     initial_h) are not part of the GRU: pass them when calling it. Use ``stack`` to join the
     per-layer nodes of a multi-layer export. ``activations``, ``activation_alpha``,
     ``activation_beta`` and ``clip`` become the GRU's ``recurrent_activation``/``activation``,
     their alpha/beta and ``clip``. A bidirectional node whose two directions have different
     activations raises NotImplementedError naming the node and the attribute (a GRU applies one
-    pair to both directions; ``gru_op`` runs such a node).
+    pair to both directions; ``gru_op`` runs such a node); so do float16 weights.
+
+    The model is not trusted. External data is read only from inside ``base_dir``: by default the
+    model file's directory for a path, and no directory at all for bytes or a ModelProto (their
+    external data needs ``base_dir``); a location that is absolute or leaves the directory (``..``,
+    a symlink) is refused. Every weight's dims are checked against the data present before it is
+    read. Anything malformed or inconsistent raises fastgru.FormatError naming the model (the
+    path, ``<bytes>`` or ``<ModelProto>``); a wrong argument type raises TypeError; a missing model
+    file raises the OSError of opening it.
     """
-    model = _load_model(path_or_model)
-    graph = model.graph
-    consts = _constants(graph)
+    model, name, base_dir = read_model(path_or_model, base_dir)
+    try:
+        return _grus_of(model.graph, name, base_dir)
+    except FormatError:
+        raise
+    except (ValueError, TypeError) as e:  # the checks shared with gru_op, on the file's values
+        message = str(e) if len(str(e)) <= 1000 else str(e)[:1000] + "..."
+        raise FormatError(f"{name}: {message}") from e
+
+
+def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
     from onnx import helper
 
+    tensors = _constant_tensors(graph)
     out: dict[str, GRU] = {}
     for i, node in enumerate(graph.node):
         if node.op_type != "GRU" or node.domain not in ("", "ai.onnx"):
             continue
         key = node.name or next((o for o in node.output if o), f"GRU_{i}")
-        where = f"GRU node {key!r}: "
+        where = f"GRU node {key[:100]!r}: "
         if key in out:
             raise ValueError(f"{where}two GRU nodes have this name")
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         unknown = sorted(set(attrs) - GRU_ATTRIBUTES)
         if unknown:
-            raise NotImplementedError(f"{where}attributes {unknown} are not supported")
+            raise NotImplementedError(f"{where}attributes {listing(unknown)} are not supported")
         direction, layout, maths = _check_attributes(
             attrs.get("direction", "forward"), attrs.get("linear_before_reset", 0), attrs.get("activations"),
             attrs.get("activation_alpha"), attrs.get("activation_beta"), attrs.get("clip"),
@@ -555,24 +562,27 @@ def load_onnx(path_or_model: Any) -> dict[str, GRU]:
                 f"fastgru.onnx.gru_op, which computes each direction on its own")
         names = list(node.input) + [""] * (6 - len(node.input))
         weights = {}
-        for role, name in zip("WRB", names[1:4]):
-            if name == "":
+        for role, tensor_name in zip("WRB", names[1:4]):
+            if tensor_name == "":
                 if role != "B":
                     raise ValueError(f"{where}input {role} is missing")
                 continue
-            if name not in consts:
-                raise ValueError(f"{where}input {role} ({name!r}) is not an initializer or Constant; "
+            if tensor_name not in tensors:
+                raise ValueError(f"{where}input {role} ({tensor_name[:100]!r}) is not an initializer or Constant; "
                                  f"fastgru can only load fixed weights")
-            weights[role] = consts[name]
+            weights[role] = tensor_array(tensors[tensor_name], base_dir,
+                                         f"{name}: {where}input {role} ({tensor_name[:100]!r})")
         W = _float_input("W", weights["W"], None, where)
         R = _float_input("R", weights["R"], W.dtype, where)
         B = _float_input("B", weights["B"], W.dtype, where) if "B" in weights else None
         H = _check_weights(W, R, B, attrs.get("hidden_size"), dirs, where)
+        # Built from the node's weights: no random initialisation of arrays replaced at once.
         cls = ReverseGRU if direction == "reverse" else GRU
-        gru = cls(W.shape[2], H, num_layers=1, bias=B is not None, batch_first=layout == 1,
-                  bidirectional=dirs == 2, reset_after=bool(attrs.get("linear_before_reset", 0)),
-                  dtype=W.dtype, seed=0, **_math_kwargs(maths[0]))
-        gru.load_state_dict(_params_from_onnx(W, R, B, H))
+        gru = cls._without_params(input_size=W.shape[2], hidden_size=H, num_layers=1, bias=B is not None,
+                                  batch_first=layout == 1, bidirectional=dirs == 2,
+                                  reset_after=bool(attrs.get("linear_before_reset", 0)), dtype=W.dtype, seed=0,
+                                  **_math_kwargs(maths[0]))
+        gru._set_params(F.checked_params(gru._spec, _params_from_onnx(W, R, B, H)))
         out[key] = gru
     return out
 
