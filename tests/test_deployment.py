@@ -285,3 +285,35 @@ def test_contention_option_rejects_bad_counts(arg, capsys):
 
     assert main(["--contention", arg]) == 2
     assert "--contention" in capsys.readouterr().err
+
+
+@needs_fork
+def test_fork_while_another_thread_computes():
+    """A parent thread inside a Light GRU call holds the model's lock (shared) when the process
+    forks; in the child, a training forward (which takes it exclusively to update the running
+    statistics) must not wait for that thread, which does not exist there."""
+    import threading
+
+    m = fastgru.GRU(16, 256, cell="ligru", seed=0)
+    long_x = np.zeros((200000, 1, 16), np.float32)  # about 2 s
+    small = np.random.default_rng(0).standard_normal((5, 3, 16)).astype(np.float32)
+    busy = threading.Thread(target=m, args=(long_x,))
+    busy.start()
+    time.sleep(0.2)  # inside the core's forward by now
+    pid = os.fork()
+    if pid == 0:
+        try:
+            m.forward(small, training=True)
+            m(small)
+        finally:
+            os._exit(0)
+    try:
+        deadline = time.monotonic() + CHILD_TIMEOUT_S
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("fork child deadlocked on a lock held by a parent thread")
+            time.sleep(0.01)
+    finally:
+        busy.join()

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 
+#include "fork_safe_lock.h"
+
 namespace fastgru::bindings {
 
 template <class T>
@@ -32,7 +34,7 @@ class KeptWorkspace {
     T* get() const { return data_; }
 
    private:
-    std::unique_lock<std::mutex> lock_;
+    std::unique_lock<ForkSafeLock<std::mutex>> lock_;
     std::unique_ptr<T[]> own_;
     T* data_ = nullptr;
   };
@@ -40,7 +42,7 @@ class KeptWorkspace {
   Lease take(size_t n) { return Lease(*this, n); }
 
  private:
-  std::mutex mutex_;
+  ForkSafeLock<std::mutex> mutex_;
   std::unique_ptr<T[]> data_;
   size_t size_ = 0;
 };

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "param_checks.h"
 #include "fast_step.h"
+#include "fork_safe_lock.h"
 #include "kept_workspace.h"
 #include "register.h"
 
@@ -153,6 +154,8 @@ struct CacheRecord {
 // a mix, while concurrent computations do not serialise. The lock is waited for only with the GIL
 // released or by a small step holding the GIL, and never held while waiting for the GIL, so the
 // two locks cannot deadlock.
+using SharedLock = ForkSafeLock<std::shared_mutex>;
+
 template <class T>
 class PyGru {
  public:
@@ -162,7 +165,7 @@ class PyGru {
                   const std::optional<carray<T>>& b_ih, const std::optional<carray<T>>& b_hh) {
     check_layer_params(gru_.config(), layer, direction, w_ih, w_hh, b_ih ? &*b_ih : nullptr, b_hh ? &*b_hh : nullptr);
     py::gil_scoped_release release;
-    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::unique_lock<SharedLock> lock(mutex_);
     gru_.set_params(layer, direction, {w_ih.data(), w_hh.data(), ptr_or_null(b_ih), ptr_or_null(b_hh)});
   }
 
@@ -170,7 +173,7 @@ class PyGru {
                       const carray<T>& running_mean, const carray<T>& running_var) {
     check_batch_norm_params(gru_.config(), layer, direction, weight, bias, running_mean, running_var);
     py::gil_scoped_release release;
-    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::unique_lock<SharedLock> lock(mutex_);
     gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
   }
 
@@ -187,7 +190,7 @@ class PyGru {
       check_batch_norm_params(c, i / c.directions(), i % c.directions(), a[0], a[1], a[2], a[3]);
     }
     py::gil_scoped_release release;
-    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::unique_lock<SharedLock> lock(mutex_);
     for (int64_t i = 0; i < LD; ++i) {
       const auto& a = arrays[static_cast<size_t>(i)];
       gru_.set_batch_norm(i / c.directions(), i % c.directions(), a[0].data(), a[1].data(), a[2].data(), a[3].data());
@@ -222,7 +225,7 @@ class PyGru {
     T* hn_ptr = h_n.mutable_data();
     {
       py::gil_scoped_release release;
-      std::shared_lock<std::shared_mutex> lock(mutex_);  // dropped before the GIL is taken back
+      std::shared_lock<SharedLock> lock(mutex_);  // dropped before the GIL is taken back
       const TrainingMode mode{dropout, seed, batch_statistics};
       gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, mode, workspace.get(), stats_ptr);
     }
@@ -319,7 +322,7 @@ class PyGru {
     T* dh0_ptr = dh0.mutable_data();
     {
       py::gil_scoped_release release;
-      std::shared_lock<std::shared_mutex> lock(mutex_);
+      std::shared_lock<SharedLock> lock(mutex_);
       gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(),
                     TrainingMode{dropout, seed, batch_statistics}, workspace.get());
     }
@@ -346,9 +349,9 @@ class PyGru {
   // step()'s lock. On a live model only a Light GRU's running statistics change (its training
   // forwards update them; weights are set before the model is handed out), and an uncontended
   // shared lock costs a few percent of a small streaming step: other models' steps go without.
-  std::shared_lock<std::shared_mutex> step_lock() {
+  std::shared_lock<SharedLock> step_lock() {
     if (!gru_.config().batch_norm) return {};
-    return std::shared_lock<std::shared_mutex>(mutex_);
+    return std::shared_lock<SharedLock>(mutex_);
   }
 
   SequenceBatch batch_of(const carray<T>& x, const std::optional<carray<T>>& h0,
@@ -363,7 +366,7 @@ class PyGru {
 
   Gru<T> gru_;
   KeptWorkspace<T> workspace_;
-  std::shared_mutex mutex_;  // see the class comment
+  SharedLock mutex_;  // see the class comment
 };
 
 template <class T>
