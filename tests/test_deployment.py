@@ -317,3 +317,28 @@ def test_fork_while_another_thread_computes():
             time.sleep(0.01)
     finally:
         busy.join()
+
+
+@needs_fork
+def test_fork_while_another_thread_updates_running_statistics():
+    """The Python-level lock of a Light GRU's running-statistics update, held by a parent thread
+    at fork, is free in the child."""
+    m = fastgru.GRU(16, 32, cell="ligru", seed=0)
+    small = np.random.default_rng(0).standard_normal((5, 3, 16)).astype(np.float32)
+    m._state_lock.acquire()  # as a parent thread inside _update_running_stats would hold it
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                m.forward(small, training=True)
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + CHILD_TIMEOUT_S
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("fork child deadlocked on the model's state lock")
+            time.sleep(0.01)
+    finally:
+        m._state_lock.release()

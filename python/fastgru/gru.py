@@ -7,6 +7,7 @@ import io
 import json
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -21,6 +22,19 @@ from .errors import FormatError, listing, source_name
 __all__ = ["GRU", "load"]
 
 _ndarray = np.ndarray  # one global lookup on step()'s fast path
+# Models whose state lock a fork child must find free: a parent thread may have held it when the
+# process forked, and that thread does not exist in the child (the C++ locks do the same).
+_MODELS_WITH_LOCKS: "weakref.WeakSet[GRU]" = weakref.WeakSet()
+
+
+def _fresh_locks_after_fork() -> None:
+    for model in list(_MODELS_WITH_LOCKS):
+        model.__dict__["_state_lock"] = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_locks_after_fork)
+
 _BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
 
 
@@ -140,6 +154,7 @@ class GRU:
         # Guards the model's state against a running-statistics update in another thread (the
         # loaders call this without __init__, so it is made here).
         lock = self.__dict__.setdefault("_state_lock", threading.Lock())
+        _MODELS_WITH_LOCKS.add(self)
         with lock:
             self._params = params
             # Plain instance attributes, not a __getattr__ hook: that hook would slow down every
