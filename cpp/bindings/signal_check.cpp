@@ -38,7 +38,7 @@ bool python_signal_raised() {
 
 }  // namespace
 
-void register_signal_check(py::module_& m) {
+void register_signal_check(py::module_& /*m*/) {
   g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 #if defined(__unix__) || defined(__APPLE__)
   // A fork child's only thread is its main thread (Python makes it so as well).
