@@ -6,12 +6,15 @@
 #
 # Any UB aborts (-fno-sanitize-recover) so a finding fails the test run instead of scrolling by.
 # Nothing is excluded from -fsanitize=undefined: the kernels' unaligned vector accesses are
-# loadu/storeu/masked intrinsics, which no sanitizer check covers, and RTTI-based vptr checks
-# are clean on our classes and pybind11's. GCC's "undefined" leaves out float-divide-by-zero and
-# float-cast-overflow, so NaN/Inf propagating through the kernels (by design) is not reported.
+# loadu/storeu intrinsics (unaligned vector types, which the alignment check accepts; ASan
+# checks their bounds) and masked loads/stores for tails (builtins that neither sanitizer sees:
+# the scalar kernels cover the tail logic), and the vptr checks are clean on our classes and
+# pybind11's. GCC's "undefined" leaves out float-divide-by-zero and float-cast-overflow, so
+# NaN/Inf propagating through the kernels (by design) is not reported.
 #
-# A Python interpreter is not built with ASan: run it with the ASan runtime preloaded
-# (LD_PRELOAD=$(c++ -print-file-name=libasan.so)); tools/sanitized_tests.sh does that.
+# A Python interpreter is not built with ASan: run it with the ASan runtime (and libstdc++)
+# preloaded, LD_PRELOAD=$(c++ -print-file-name=libasan.so):$(c++ -print-file-name=libstdc++.so),
+# as tools/sanitized_tests.sh does. C++ programs (the benchmarks) need nothing.
 option(FASTGRU_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitizer (GCC/Clang)" OFF)
 
 if(FASTGRU_SANITIZE)
