@@ -121,14 +121,19 @@ def test_set_num_threads_bounds(n):
 
 @pytest.mark.parametrize("value", ["0", "abc", "100000", "2x"])
 def test_bad_thread_env_is_a_clear_error(value):
-    out = _python("""
+    _assert_env_value_error("get_num_threads", "FASTGRU_NUM_THREADS", value)
+
+
+def _assert_env_value_error(query: str, variable: str, value: str) -> None:
+    """fastgru.<query>() in a fresh process with `variable`=`value` raises a ValueError naming it."""
+    out = _python(f"""
         import fastgru
         try:
-            fastgru.get_num_threads()
+            fastgru.{query}()
         except ValueError as e:
             print("ValueError:", e)
-        """, env={"FASTGRU_NUM_THREADS": value})
-    assert "ValueError: FASTGRU_NUM_THREADS" in out.stdout, out.stdout + out.stderr
+        """, env={variable: value})
+    assert f"ValueError: {variable}" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limit as on Linux")
@@ -186,14 +191,7 @@ def test_wait_policy_from_environment():
     out = _python("import fastgru; print(fastgru.get_wait_policy(), fastgru.info()['wait_policy'])",
                   env={"FASTGRU_WAIT_POLICY": "passive"})
     assert out.stdout.split() == ["passive", "passive"], out.stdout + out.stderr
-    out = _python("""
-        import fastgru
-        try:
-            fastgru.get_wait_policy()
-        except ValueError as e:
-            print("ValueError:", e)
-        """, env={"FASTGRU_WAIT_POLICY": "busy"})
-    assert "ValueError: FASTGRU_WAIT_POLICY" in out.stdout, out.stdout + out.stderr
+    _assert_env_value_error("get_wait_policy", "FASTGRU_WAIT_POLICY", "busy")
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------------------
