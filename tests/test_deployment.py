@@ -63,6 +63,17 @@ def parent_results():
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
 
+def _wait_for_child(pid: int, failure: str) -> None:
+    """Waits for fork child `pid`; kills it and fails with `failure` after CHILD_TIMEOUT_S."""
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while not os.waitpid(pid, os.WNOHANG)[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(failure)
+        time.sleep(0.01)
+
+
 @needs_fork
 def test_os_fork_child_gets_a_working_pool(parent_results):
     r, w = os.pipe()
@@ -74,16 +85,7 @@ def test_os_fork_child_gets_a_working_pool(parent_results):
         finally:
             os._exit(0)
     os.close(w)
-    deadline = time.monotonic() + CHILD_TIMEOUT_S
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail(f"fork child did not finish within {CHILD_TIMEOUT_S} s (the pool hung)")
+    _wait_for_child(pid, f"fork child did not finish within {CHILD_TIMEOUT_S} s (the pool hung)")
     assert os.read(r, 1) == b"1", "fork child computed different bits from the parent"
     os.close(r)
 
@@ -306,13 +308,7 @@ def test_fork_while_another_thread_computes():
         finally:
             os._exit(0)
     try:
-        deadline = time.monotonic() + CHILD_TIMEOUT_S
-        while not os.waitpid(pid, os.WNOHANG)[0]:
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail("fork child deadlocked on a lock held by a parent thread")
-            time.sleep(0.01)
+        _wait_for_child(pid, "fork child deadlocked on a lock held by a parent thread")
     finally:
         busy.join()
 
@@ -331,12 +327,6 @@ def test_fork_while_another_thread_updates_running_statistics():
                 m.forward(small, training=True)
             finally:
                 os._exit(0)
-        deadline = time.monotonic() + CHILD_TIMEOUT_S
-        while not os.waitpid(pid, os.WNOHANG)[0]:
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail("fork child deadlocked on the model's state lock")
-            time.sleep(0.01)
+        _wait_for_child(pid, "fork child deadlocked on the model's state lock")
     finally:
         m._state_lock.release()

@@ -16,7 +16,6 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
-#include <sched.h>
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>  // _mm_pause: SSE2, part of the x86-64 baseline
