@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -403,6 +404,17 @@ class GRU:
         from .onnx import export_gru
 
         return export_gru(self._exportable("ONNX"), path, **kwargs)
+
+    # Models are values: pickle, copy.copy and copy.deepcopy give a model with the same
+    # configuration, parameters (running statistics included) and dropout generator; the core and
+    # its workspace are rebuilt from them, in the process that unpickles.
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(config=self.config(), device=self._device, params=self._params, rng=self._rng)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        GRU._configure(self, **state["config"], device=state["device"])
+        object.__setattr__(self, "_rng", copy.deepcopy(state["rng"]))  # copy.copy's too: its own draws
+        self._set_params(dict(state["params"]))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Saves config and parameters to an .npz file (read back with fastgru.load)."""
