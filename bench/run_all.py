@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the standard workloads S1-S5 at the DESIGN sizes and write bench/results.json and
+"""Run the standard workloads S1-S5 at the standard sizes and write bench/results.json and
 bench/RESULTS.md next to this file. Extra arguments go to the same CLI as
 `python -m fastgru bench`, e.g. `python bench/run_all.py --threads 2 --isa all`.
 """

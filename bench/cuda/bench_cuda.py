@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""fastgru's CUDA backend beside PyTorch's cuDNN nn.GRU on the standard workloads (DESIGN §5).
+"""fastgru's CUDA backend beside PyTorch's cuDNN nn.GRU on the standard workloads (bench/README.md).
 
 Runs only on a machine with an NVIDIA GPU, a FASTGRU_CUDA=ON build of fastgru and a CUDA build
 of PyTorch; anywhere else it says what is missing and exits 0 without timing anything.

@@ -1,5 +1,5 @@
-"""fastgru's benchmark harness: the standard workloads S1-S5 (DESIGN §5), timed beside NumPy,
-PyTorch and ONNX Runtime when installed. Run it with ``python -m fastgru bench``; see
+"""fastgru's benchmark harness: the standard workloads S1-S5 (bench/README.md), timed beside NumPy,
+PyTorch, ONNX Runtime and OpenVINO when installed. Run it with ``python -m fastgru bench``; see
 bench/README.md. Nothing here is imported by ``import fastgru``."""
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def machine_info(fg, runners, threads: int, numpy_threads: str, isa_mode: str | 
             v = r.version()
         except Exception:  # noqa: BLE001
             pass
-        key = "fastgru" if r.is_fastgru else r.name
+        key = "fastgru" if r.is_fastgru else r.name.removesuffix("-default")
         versions.setdefault(key, v)
     if "onnxruntime" in versions:
         try:
@@ -226,8 +226,8 @@ def legend_lines(results: list[CaseResult], full: bool) -> list[str]:
         "GFLOP/s: fastgru, forward FLOPs = 6*T*B*H*(D+H) (S4: 3x that for forward+backward)",
     ]
     if not full:
-        lines.append("(reduced) = shorter T than DESIGN §5 so the run is quick; --full runs the "
-                     "DESIGN sizes")
+        lines.append("(reduced) = a shorter T than the standard size so the run is quick (B, H and D "
+                     "are the standard ones); --full runs the standard sizes (bench/README.md)")
     return lines
 
 
@@ -280,7 +280,7 @@ def to_markdown(meta: dict, settings: dict, results: list[CaseResult], notes: li
     head, rows = _rows(results, with_min=True)
     md = ["# fastgru benchmark results", ""]
     md += [f"- {line}" for line in header_lines(meta)]
-    md.append(f"- settings: {'full (DESIGN §5) sizes' if settings['full'] else 'reduced sizes'}, "
+    md.append(f"- settings: {'full (standard) sizes' if settings['full'] else 'reduced sizes (shorter T)'}, "
               f"{settings['repeats']} interleaved repeats, float32, 1 layer, 1 direction, D = H")
     if settings.get("command"):
         md.append(f"- command: `{settings['command']}`")

@@ -1,4 +1,4 @@
-"""One runner per framework: fastgru, NumPy, PyTorch, ONNX Runtime.
+"""One runner per framework: fastgru, NumPy, PyTorch, ONNX Runtime, OpenVINO.
 
 A runner turns (case, data) into a :class:`Bench`: a zero-argument callable that does one
 unit of work (one step, one forward, or one forward+backward), an ``output()`` that returns
@@ -36,6 +36,8 @@ class Runner:
     name = "?"
     # Reference runners (fastgru) are what every other runner is checked against.
     is_fastgru = False
+    # The correctness gate's limit for this runner; None: the float32 one (cli.ATOL).
+    atol: float | None = None
 
     def version(self) -> str:
         return ""
@@ -450,9 +452,97 @@ class OrtRunner(Runner):
         return Bench(fn, output, None, "GRU node")
 
 
+class OpenVinoRunner(Runner):
+    """OpenVINO's CPU plugin on the same ONNX GRU node as ONNX Runtime. ``precision="f32"`` sets
+    INFERENCE_PRECISION_HINT=f32; ``precision=None`` keeps the plugin's default, which is bf16
+    on CPUs with avx512_bf16 or AMX (f32 elsewhere): that runner is checked with a bf16 limit."""
+
+    def __init__(self, ov, onnx, threads: int | None, precision: str | None):
+        self.ov = ov
+        self.onnx = onnx
+        self.threads = threads
+        self.precision = precision
+        self.name = "openvino" if precision == "f32" else "openvino-default"
+        self.core = ov.Core()
+        if precision is None:
+            self.atol = 5e-2  # bfloat16 keeps 8 significant bits
+        self.inference_precision = self._compile_probe()
+
+    def version(self) -> str:
+        return self.ov.__version__
+
+    def unsupported(self, case: Case) -> str | None:
+        return "inference only (no training)" if case.kind == "train" else None
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = self.threads
+        if self.precision:
+            config["INFERENCE_PRECISION_HINT"] = self.precision
+        return config
+
+    def _compile(self, params: dict[str, np.ndarray], T: int, B: int, D: int, H: int):
+        import os
+        import tempfile
+
+        model = build_onnx_gru(self.onnx, params, T, B, D, H)
+        with tempfile.TemporaryDirectory() as tmp:  # read_model takes ONNX from a file
+            path = os.path.join(tmp, "gru.onnx")
+            self.onnx.save(model, path)
+            compiled = self.core.compile_model(self.core.read_model(path), "CPU", self._config())
+        return compiled
+
+    def _compile_probe(self) -> str:
+        """The precision the plugin actually runs in (shown in the report)."""
+        H = 4
+        params = {k: np.zeros(s, np.float32) for k, s in
+                  (("weight_ih_l0", (3 * H, H)), ("weight_hh_l0", (3 * H, H)),
+                   ("bias_ih_l0", (3 * H,)), ("bias_hh_l0", (3 * H,)))}
+        compiled = self._compile(params, 1, 1, H, H)
+        return str(compiled.get_property("INFERENCE_PRECISION_HINT")).split("'")[-2]
+
+    def prepare(self, case: Case, data: CaseData) -> Bench:
+        H, B, T = case.H, case.B, case.T
+        impl = f"GRU node, {self.inference_precision}"
+        if case.kind == "step":
+            request = self._compile(data.params, 1, 1, case.D, H).create_infer_request()
+            xs = [x[None] for x in data.xs]  # (1, 1, D)
+            it = itertools.cycle(xs)
+            st = {"h": np.zeros((1, 1, H), np.float32)}
+
+            def step(x, h):
+                return request.infer({"X": x, "initial_h": h})["Y_h"].copy()
+
+            def fn():
+                st["h"] = step(next(it), st["h"])
+
+            def output():
+                h = np.zeros((1, 1, H), np.float32)
+                ys = []
+                for t in range(STEP_CHECK_STEPS):
+                    h = step(xs[t], h)
+                    ys.append(h[0])
+                return {"y": np.stack(ys)}
+
+            return Bench(fn, output, None, impl + ", T=1 call")
+
+        request = self._compile(data.params, T, B, case.D, H).create_infer_request()
+        feeds = {"X": data.x, "initial_h": data.h0}
+
+        def fn():
+            return request.infer(feeds)
+
+        def output():
+            out = request.infer(feeds)
+            return {"y": np.array(out["Y"]).reshape(T, B, H), "h_n": np.array(out["Y_h"])}
+
+        return Bench(fn, output, None, impl)
+
+
 # ---------------------------------------------------------------------------------------
 
-FRAMEWORKS = ("fastgru", "numpy", "torch", "onnxruntime")
+FRAMEWORKS = ("fastgru", "numpy", "torch", "onnxruntime", "openvino", "openvino-default")
 
 
 def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None):
@@ -494,4 +584,16 @@ def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None)
                          f"{e.__class__.__name__}: {e})")
         else:
             runners.append(OrtRunner(onnx, onnxruntime, threads))
+    for name, precision in (("openvino", "f32"), ("openvino-default", None)):
+        if name not in selected:
+            continue
+        try:
+            import onnx
+            import openvino
+            runner = OpenVinoRunner(openvino, onnx, threads, precision)
+            runners.append(runner)
+            notes.append(f"{name}: {'INFERENCE_PRECISION_HINT=f32' if precision else 'the CPU plugin default'}, "
+                         f"runs in {runner.inference_precision}, checked to {runner.atol or 'the float32 limit'}")
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"{name}: skipped (needs onnx and openvino; {e.__class__.__name__}: {e})")
     return runners, primary, notes

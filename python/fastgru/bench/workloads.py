@@ -1,7 +1,7 @@
-"""The standard workloads S1-S5 (docs: DESIGN section 5) and their input data.
+"""The standard workloads S1-S5 (bench/README.md) and their input data.
 
 Every workload is float32, one layer, one direction, D = H. A workload expands into one
-or more *cases* (S1 and S2 sweep H). ``--full`` runs the DESIGN sizes; the default runs
+or more *cases* (S1 and S2 sweep H). ``--full`` runs the standard sizes; the default runs
 reduced sizes (shorter T, same B and H, so the kernels see the same matrix shapes per step)
 so that a whole run stays well under two minutes on a small machine.
 """
@@ -28,7 +28,7 @@ class Case:
     B: int
     H: int
     D: int
-    full_size: bool  # True when this is the DESIGN size, False when reduced
+    full_size: bool  # True when this is the standard size, False when reduced
 
     @property
     def label(self) -> str:
