@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from .errors import FormatError, source_name
 
 __all__ = ["read_model", "tensor_array"]
@@ -42,7 +43,7 @@ def read_model(source: Any, base_dir: Any = None) -> tuple[Any, str, str | None]
 
     A path's external data is read from beside it unless base_dir says otherwise; bytes and a
     ModelProto read no file unless base_dir is given."""
-    import onnx
+    onnx = require("onnx", "fastgru.load_onnx")
 
     base_dir = _check_base_dir(base_dir)
     name = source_name(source)

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
+
 
 def from_torch(cls: Any, module: Any) -> Any:
-    import torch
+    torch = require("torch", "GRU.from_torch")
 
     if isinstance(module, torch.nn.GRUCell):
         # A GRUCell is one layer, one direction: its weight_ih etc. are nn.GRU's weight_ih_l0.
@@ -30,7 +32,7 @@ def from_torch(cls: Any, module: Any) -> Any:
 
 
 def to_torch(gru: Any, cell: Any = False) -> Any:
-    import torch
+    torch = require("torch", "GRU.to_torch")
 
     if not isinstance(cell, (bool, np.bool_)):
         raise TypeError(f"cell must be a bool (True: a torch.nn.GRUCell), got {type(cell).__name__} {cell!r}")

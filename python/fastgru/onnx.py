@@ -45,6 +45,7 @@ import numpy as np
 from . import cells
 from . import functional as F
 from ._onnx_file import read_model, tensor_array
+from ._optional import require
 from ._validation import check_size, lengths_array
 from .errors import FormatError, listing
 from .gru import GRU
@@ -603,7 +604,7 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     spelling) with every alpha/beta in ``activation_alpha``/``activation_beta``, and a clip as
     ``clip``; ONNX stores these as float32, so a float64 model's values are rounded to float32.
     """
-    import onnx
+    onnx = require("onnx", "GRU.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     from . import __version__
