@@ -1,50 +1,67 @@
-"""Command line: python -m fastgru {info,bench,demo}."""
+"""Command line: python -m fastgru {info,bench,demo} (also installed as `fastgru`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
+from . import __version__
 
-def _info() -> int:
+
+def _info(as_json: bool) -> int:
     import fastgru
 
-    for key, value in fastgru.info().items():
+    info = fastgru.info()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
         print(f"{key:15s} {', '.join(value) if isinstance(value, list) else value}")
     return 0
 
 
-def _demo() -> int:
-    import time
-
-    import numpy as np
-
-    import fastgru
-
-    gru = fastgru.GRU(input_size=32, hidden_size=64, num_layers=2, bidirectional=True, batch_first=True, seed=0)
-    x = np.random.default_rng(0).standard_normal((4, 50, 32)).astype(np.float32)
-    start = time.perf_counter()
-    y, h_n = gru(x)
-    print(f"{gru}\n  x {x.shape} -> y {y.shape}, h_n {h_n.shape} in {1e3 * (time.perf_counter() - start):.2f} ms")
-    y, h_n, cache = gru.forward(x)
-    grads = gru.backward(cache, dy=np.ones_like(y))
-    print(f"  backward: {len(grads)} gradients, |dx| = {float(np.abs(grads['x']).sum()):.3f}")
-    print(f"  ISA {fastgru.get_isa()}, {fastgru.get_num_threads()} threads")
-    return 0
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fastgru", description="fastgru: a fast GRU for the CPU.")
+    parser.add_argument("--version", action="version", version=f"fastgru {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{info,bench,demo}")
+    commands.required = True
+    info = commands.add_parser("info", help="version, ISAs compiled / supported / in use, threads")
+    info.add_argument("--json", action="store_true", help="print it as one JSON object")
+    commands.add_parser("bench", add_help=False,
+                        help="time fastgru beside PyTorch, ONNX Runtime and OpenVINO (bench --help)")
+    commands.add_parser("demo", help="a tour of what fastgru does, with figures from this machine")
+    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m fastgru", description="fastgru command line")
-    parser.add_argument("command", choices=["info", "bench", "demo"], help="what to run")
-    args, rest = parser.parse_known_args(argv[:1])
-    if args.command == "bench":
+def _run(argv: list[str]) -> int:
+    # bench has its own parser (fastgru.bench.cli): hand it everything after the word.
+    if argv[:1] == ["bench"]:
         from .bench.cli import main as bench_main
 
         return bench_main(argv[1:])
-    if argv[1:]:
-        parser.error(f"{args.command} takes no arguments")
-    return _info() if args.command == "info" else _demo()
+    args = build_parser().parse_args(argv)
+    if args.command == "info":
+        return _info(args.json)
+    from ._demo import demo
+
+    return demo()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`fastgru info | head -1`): stop quietly, as Unix tools do. Later
+        # writes go nowhere, so Python's final flush of stdout raises nothing either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
 
 
 if __name__ == "__main__":
