@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from . import cells
 from . import functional as F
 from ._keras import carried_cotangent, carried_outputs
 from ._npz import PARSE_ERRORS, Npz
+from ._typing import ArrayIn, FloatArray, OptionalArrayIn
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
 from .errors import FormatError, listing, source_name
 
@@ -208,9 +209,6 @@ class GRU:
             raise AttributeError(f"{name} is a parameter: change it with load_state_dict({{{name!r}: ...}}, "
                                  "strict=False)")
 
-    if TYPE_CHECKING:  # parameters are instance attributes (model.weight_ih_l0), set by _set_params
-        def __getattr__(self, name: str) -> np.ndarray: ...
-
     def __repr__(self) -> str:
         extra = [f"num_layers={self.num_layers}"] if self.num_layers != 1 else []
         for name, default in (("bias", True), ("batch_first", False), ("bidirectional", False),
@@ -231,7 +229,8 @@ class GRU:
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
     # Computation.
-    def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, x: ArrayIn, h0: OptionalArrayIn = None,
+                 lengths: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray]:
         """Inference: (y, h_n). No dropout, nothing kept for backward."""
         if self._cuda is not None:
             return self._cuda(x, h0, lengths)
@@ -239,8 +238,8 @@ class GRU:
                                   dropout=0.0, seed=0)
         return carried_outputs(self, y, lengths), h_n
 
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
-                training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
+    def forward(self, x: ArrayIn, h0: OptionalArrayIn = None, lengths: OptionalArrayIn = None, *,
+                training: bool = True) -> tuple[FloatArray, FloatArray, F.GruCache]:
         """The differentiable forward: (y, h_n, cache) for backward(). With training=True,
         inter-layer dropout is applied with a fresh seed from the model's generator, and a Light GRU
         normalises with the batch's statistics and then updates its running statistics (like a
@@ -256,7 +255,8 @@ class GRU:
             self._update_running_stats(cache.batch_stats, cache.core)
         return carried_outputs(self, y, lengths), h_n, cache
 
-    def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
+    def backward(self, cache: F.GruCache, dy: OptionalArrayIn = None,
+                 dh_n: OptionalArrayIn = None) -> dict[str, FloatArray]:
         """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
         if self._cuda is not None:
             return self._cuda.backward(cache, dy, dh_n)
@@ -268,12 +268,12 @@ class GRU:
                              "run forward again")
         return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
 
-    def initial_state(self, batch: int = 1) -> np.ndarray:
+    def initial_state(self, batch: int = 1) -> FloatArray:
         """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
         batch = check_size("batch", batch, maximum=1 << 31)
         return np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), dtype=self.dtype)
 
-    def step(self, x_t: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, x_t: ArrayIn, state: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray]:
         """One time step: x_t (B, input_size) or (input_size,), state (num_layers, B, H) or
         (num_layers, H) from initial_state() or a previous step; None (the default) starts from
         zeros. Returns (y_t, new_state), the same as running the whole sequence at once; `state`
@@ -302,16 +302,16 @@ class GRU:
         return np.zeros((self.num_layers, *batch, self.hidden_size), dtype=self.dtype)
 
     # Parameters.
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, FloatArray]:
         """Copies of the parameters under PyTorch's names (and a Light GRU's running statistics)."""
         return {k: v.copy() for k, v in self._params.items()}
 
-    def parameters(self) -> list[np.ndarray]:
+    def parameters(self) -> list[FloatArray]:
         """Read-only views of the parameters, in state_dict order (running statistics are buffers:
         not included, and backward gives them no gradient)."""
         return [v for k, v in self._params.items() if not cells.is_buffer(k)]
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, ArrayIn], strict: bool = True) -> None:
         """Replaces the parameters (names and shapes as state_dict()); repacks the weights."""
         given = F.checked_params(self._spec, state_dict, strict=strict, what="state_dict")
         params = {k: (given[k] if k in given else v).copy() for k, v in self._params.items()}
@@ -367,7 +367,7 @@ class GRU:
 
         return from_keras(cls, layer_or_weights, reset_after, **kwargs)
 
-    def to_keras_weights(self, layer: int | None = None) -> list[np.ndarray]:
+    def to_keras_weights(self, layer: int | None = None) -> list[FloatArray]:
         """The list a Keras GRU's (or Bidirectional's) set_weights takes, for one layer."""
         from ._keras import to_keras_weights
 
