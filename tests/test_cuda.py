@@ -39,9 +39,9 @@ def make(rng, *, D=7, H=33, L=1, bidir=False, reset_after=True, dtype=np.float32
 
 def device_model(gru, path, batch):
     dev = fcuda.to_cuda(gru)
-    if path == "persistent" and not dev.uses_persistent(batch):
+    if path == "persistent" and not fcuda.uses_persistent(dev, batch):
         pytest.skip(f"the persistent kernel does not fit hidden_size={gru.hidden_size}, batch={batch} here")
-    dev.set_recurrent_path(path)
+    fcuda.set_recurrent_path(dev, path)
     return dev
 
 
@@ -254,12 +254,12 @@ def test_cuda_array_object():
 def test_forced_persistent_that_does_not_fit(rng):
     gru = make(rng, D=4, H=16)
     dev = fcuda.to_cuda(gru)
-    assert not dev.uses_persistent(64)  # batch > 8: the per-step path
-    dev.set_recurrent_path("persistent")
+    assert not fcuda.uses_persistent(dev, 64)  # batch > 8: the per-step path
+    fcuda.set_recurrent_path(dev, "persistent")
     with pytest.raises(RuntimeError, match="persistent"):
         dev(np.zeros((2, 64, 4), np.float32))
     with pytest.raises(ValueError, match="per_step"):
-        dev.set_recurrent_path("fastest")
+        fcuda.set_recurrent_path(dev, "fastest")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_without_gpu_the_api_raises_clearly():
     with pytest.raises(RuntimeError, match=expected):
         fcuda.to_cuda(gru)
     with pytest.raises(RuntimeError, match=expected):
-        fcuda.CudaGRU(gru)
+        fastgru.GRU(4, 8, device="cuda")
     with pytest.raises(TypeError, match="fastgru.GRU"):
         fcuda.to_cuda("not a model")
 

@@ -109,7 +109,7 @@ def run(w: Workload, repeats: int, warmup: int, torch, fastgru, fcuda) -> dict:
     t_ref = event_times(cudnn, repeats, warmup, torch)
     med_fg, med_ref = statistics.median(t_fg), statistics.median(t_ref)
     return dict(workload=w.label, B=w.B, T=w.T, H=w.H, training=w.training,
-                persistent=bool(dev.uses_persistent(w.B)),  # forward's recurrence; backward runs per step
+                persistent=bool(fcuda.uses_persistent(dev, w.B)),  # forward's recurrence; backward runs per step
                 fastgru_ms=t_fg, cudnn_ms=t_ref, fastgru_median_ms=med_fg, cudnn_median_ms=med_ref,
                 speedup=med_ref / med_fg, fastgru_gflops=w.gflop() / (med_fg / 1e3), max_abs_diff=err)
 

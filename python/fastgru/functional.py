@@ -95,8 +95,14 @@ def frozen(a: Any) -> np.ndarray:
 
 
 def set_batch_norms(core: Any, spec: Spec, params: Mapping[str, np.ndarray]) -> None:
-    """Hands every layer/direction's batch norm arrays (public names) to a Light GRU's CPU core in
-    one call, which an inference running at the same time sees entirely or not at all."""
+    """Hands every layer/direction's batch norm arrays (public names) to a Light GRU's core: the
+    CPU core takes them in one call, which an inference running at the same time sees entirely or
+    not at all; the CUDA core one layer and direction at a time."""
+    if not hasattr(core, "set_batch_norms"):
+        for layer in range(spec.num_layers):
+            for d in range(spec.directions):
+                set_batch_norm(core, layer, d, params)
+        return
     core.set_batch_norms([tuple(params[f"{kind}_l{layer}{'_reverse' if d else ''}"]
                                 for kind in (*cells.BN_PARAMS, *cells.BN_BUFFERS))
                           for layer in range(spec.num_layers) for d in range(spec.directions)])

@@ -19,6 +19,7 @@ from ._keras import carried_cotangent, carried_outputs
 from ._npz import PARSE_ERRORS, Npz
 from ._typing import ArrayIn, FloatArray, OptionalArrayIn
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
+from .cuda import is_device_array as _on_device
 from .errors import FormatError, listing, source_name
 
 __all__ = ["GRU", "load"]
@@ -162,15 +163,15 @@ class GRU:
             # Plain instance attributes, not a __getattr__ hook: that hook would slow down every
             # attribute read of the model, step()'s included.
             self.__dict__.update(params)
-            self._core = F.make_core(self._spec, params)
-            self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
-            self._token = object()  # a new identity for every set of weights
-            # device="cuda": the computations run on a GPU copy of these parameters (fastgru.cuda).
-            self._cuda = None
-            if self._device == "cuda":
-                from .cuda import to_cuda
+            if self._device == "cuda":  # the same model, its core on the GPU (fastgru.cuda)
+                from . import cuda
 
-                self._cuda = to_cuda(self)
+                self._core = cuda.make_cuda_core(self._spec, params)
+                self._core_step = cuda.step_function(self._core, self._spec)
+            else:
+                self._core = F.make_core(self._spec, params)
+                self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
+            self._token = object()  # a new identity for every set of weights
 
     def _update_running_stats(self, batch_stats: dict[str, np.ndarray], core: Any) -> None:
         """Folds a training forward's batch statistics (computed by `core`) into the running ones."""
@@ -232,8 +233,12 @@ class GRU:
     def __call__(self, x: ArrayIn, h0: OptionalArrayIn = None,
                  lengths: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray]:
         """Inference: (y, h_n). No dropout, nothing kept for backward."""
-        if self._cuda is not None:
-            return self._cuda(x, h0, lengths)
+        if self._device == "cuda" and _on_device(x):
+            from .cuda import device_forward
+
+            y, h_n, _ = device_forward(self, x, h0, lengths, keep_cache=False, dropout=0.0, seed=0,
+                                       batch_statistics=False)
+            return y, h_n
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
                                   dropout=0.0, seed=0)
         return carried_outputs(self, y, lengths), h_n
@@ -244,28 +249,36 @@ class GRU:
         inter-layer dropout is applied with a fresh seed from the model's generator, and a Light GRU
         normalises with the batch's statistics and then updates its running statistics (like a
         PyTorch module in train mode: this call changes the model's state)."""
-        if self._cuda is not None:
-            return self._cuda.forward(x, h0, lengths, training=training)
         training = check_bool("training", training)
         rate = self.dropout if training and self.num_layers > 1 else 0.0
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
-        y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
-                                      dropout=rate, seed=seed, batch_statistics=training)
+        if self._device == "cuda" and _on_device(x):
+            from .cuda import device_forward
+
+            y, h_n, cache = device_forward(self, x, h0, lengths, keep_cache=True, dropout=rate, seed=seed,
+                                           batch_statistics=training)
+        else:
+            y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
+                                          dropout=rate, seed=seed, batch_statistics=training)
+            y = carried_outputs(self, y, lengths)
+        assert cache is not None  # keep_cache=True
         if cache.batch_stats is not None:
             self._update_running_stats(cache.batch_stats, cache.core)
-        return carried_outputs(self, y, lengths), h_n, cache
+        return y, h_n, cache
 
     def backward(self, cache: F.GruCache, dy: OptionalArrayIn = None,
                  dh_n: OptionalArrayIn = None) -> dict[str, FloatArray]:
         """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
-        if self._cuda is not None:
-            return self._cuda.backward(cache, dy, dh_n)
         if not isinstance(cache, F.GruCache):
             raise TypeError(f"cache must come from GRU.forward, got {type(cache).__name__}")
         F.check_cache(cache)  # before anything reads its fields
         if cache.token is not self._token:
             raise ValueError("cache was made by another model or before this model's weights changed; "
                              "run forward again")
+        if self._device == "cuda" and (_on_device(dy) or _on_device(dh_n)):
+            from .cuda import device_backward
+
+            return device_backward(self, cache, dy, dh_n)
         return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
 
     def initial_state(self, batch: int = 1) -> FloatArray:
@@ -281,12 +294,12 @@ class GRU:
         # Fast path (streaming loops): arrays go straight to the core, which checks dtype (any
         # float converts) and shapes (batched or unbatched), copies a strided array itself and
         # returns (state[-1], state).
-        if type(x_t) is _ndarray and type(state) is _ndarray and self._cuda is None:
+        if type(x_t) is _ndarray and type(state) is _ndarray:
             return self._core_step(x_t, state)
         if state is None:
             state = self._zero_state(x_t)
-        if self._cuda is not None:
-            return self._cuda.step(x_t, state)
+        if self._device == "cuda":
+            return self._core_step(x_t, state)  # fastgru.cuda.step_function: NumPy or CUDA arrays
         dtype = self._spec.dtype
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
@@ -386,9 +399,13 @@ class GRU:
         same configuration and parameters (RuntimeError where the build or machine has no CUDA)."""
         if device == self._device:
             return self
-        moved = type(self)(**self.config(), device=device)
-        moved.load_state_dict(self.state_dict())
-        return moved
+        return type(self)._without_params(**self.config(), device=device)._adopt(self._rng, self._params)
+
+    def _adopt(self, rng: np.random.Generator, params: Mapping[str, np.ndarray]) -> "GRU":
+        """Takes a copy of `rng` (dropout draws continue as they would have) and `params`."""
+        object.__setattr__(self, "_rng", copy.deepcopy(rng))
+        self._set_params(dict(params))
+        return self
 
     def config(self) -> dict[str, Any]:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
@@ -413,8 +430,7 @@ class GRU:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         GRU._configure(self, **state["config"], device=state["device"])
-        object.__setattr__(self, "_rng", copy.deepcopy(state["rng"]))  # copy.copy's too: its own draws
-        self._set_params(dict(state["params"]))
+        self._adopt(state["rng"], state["params"])  # a copy of the generator: copy.copy's too
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Saves config and parameters to an .npz file (read back with fastgru.load)."""
