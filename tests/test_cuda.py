@@ -222,6 +222,40 @@ def test_device_arrays_through_torch(rng, dtype):
     close(s_d, s_c, dtype, "step state")
 
 
+class _DLPackOnly:
+    """A CUDA producer without __cuda_array_interface__ (as JAX arrays are): DLPack only."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __dlpack__(self, stream=None):
+        return self.tensor.__dlpack__(stream=stream)
+
+    def __dlpack_device__(self):
+        return self.tensor.__dlpack_device__()
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dlpack_in_and_out(rng, dtype):
+    torch = _torch_cuda()
+    gru = make(rng, D=8, H=24, L=2, dtype=dtype)
+    dev = gru.to("cuda")
+    x, h0, _ = inputs(rng, gru, 5, 3, lengths=False, h0=True)
+    y, h_n = gru(x, h0)
+    yd, hd = dev(_DLPackOnly(torch.from_numpy(x).cuda()), _DLPackOnly(torch.from_numpy(h0).cuda()))
+    assert isinstance(yd, _core.CudaArray)
+    close(yd, y, dtype, "y from DLPack inputs")
+    yt = torch.from_dlpack(yd)  # out: no copy
+    assert yt.data_ptr() == yd.__cuda_array_interface__["data"][0] and tuple(yt.shape) == y.shape
+    close(yt.cpu().numpy(), y, dtype, "y through torch.from_dlpack")
+    y_t, state = dev.step(_DLPackOnly(torch.from_numpy(x[0]).cuda()), _DLPackOnly(torch.from_numpy(h0).cuda()))
+    close(state, gru.step(x[0], h0)[1], dtype, "step state")
+    with pytest.raises(BufferError, match="copy"):
+        yd.__dlpack__(copy=True)
+    assert yd.__dlpack_device__() == (2, torch.cuda.current_device())
+
+
 @needs_gpu
 def test_device_array_errors(rng):
     torch = _torch_cuda()

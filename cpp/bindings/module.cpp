@@ -1,6 +1,7 @@
 // The compiled module fastgru._core: registration only.
 #include <pybind11/pybind11.h>
 
+#include "dlpack.h"
 #include "register.h"
 
 #if FASTGRU_HAVE_CUDA
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_core, m) {
   fastgru::bindings::register_runtime(m);
   fastgru::bindings::register_model(m);
   fastgru::bindings::register_signal_check(m);
+  fastgru::bindings::dlpack::register_dlpack(m);
 #if FASTGRU_HAVE_CUDA
   fastgru::bindings::register_cuda(m);  // sets cuda_compiled = True and adds the CUDA classes
 #endif

@@ -19,6 +19,7 @@
 #include "cuda/gru_cuda.h"
 #include "fastgru/gru.h"
 #include "config.h"
+#include "dlpack.h"
 #include "param_checks.h"
 #include "register.h"
 
@@ -560,6 +561,26 @@ void register_cuda(py::module_& m) {
       .def_property_readonly("size", [](const CudaArray& a) { return elements(a.shape()); })
       .def_property_readonly("device", &CudaArray::device)
       .def("to_numpy", &CudaArray::to_numpy, "A host copy (waits for the work that writes it).")
+      .def("__dlpack_device__",
+           [](const CudaArray& a) { return py::make_tuple(static_cast<int>(dlpack::kCUDA), a.device()); })
+      .def(
+          "__dlpack__",
+          [](const std::shared_ptr<CudaArray>& a, const py::object& stream, const py::object& /*max_version*/,
+             const py::object& dl_device, const py::object& copy) {
+            dlpack::check_export_request(dl_device, copy, dlpack::Device{dlpack::kCUDA, a->device()});
+            // The consumer's stream (None: the legacy default one; -1: the consumer synchronises
+            // itself) is ordered after the stream that wrote the array.
+            const int64_t consumer = stream.is_none() ? 1 : stream.cast<int64_t>();
+            if (consumer != -1) {
+              fc::set_device(a->device());
+              fc::stream_wait(stream_from_int(consumer), a->stream() ? a->stream() : fc::legacy_stream());
+            }
+            return dlpack::make_capsule(a, a->data(), a->shape(), a->itemsize(),
+                                        dlpack::Device{dlpack::kCUDA, a->device()});
+          },
+          py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
+          py::arg("dl_device") = py::none(), py::arg("copy") = py::none(),
+          "A DLPack capsule of this memory (torch.from_dlpack, cupy.from_dlpack): no copy.")
       .def(
           "__array__",
           [](const CudaArray& a, py::object dtype, py::object copy) -> py::object {

@@ -59,9 +59,31 @@ def _require() -> None:
             "(no NVIDIA GPU, no driver, or CUDA_VISIBLE_DEVICES hides them)")
 
 
+_DLPACK_CUDA_DEVICES = (2, 13)  # kDLCUDA, kDLCUDAManaged
+
+
 def is_device_array(a: Any) -> bool:
-    """Whether `a` is a CUDA array this backend reads in place."""
-    return a is not None and hasattr(a, "__cuda_array_interface__")
+    """Whether `a` is a CUDA array this backend reads in place: it has __cuda_array_interface__, or
+    __dlpack__ with a CUDA __dlpack_device__ (JAX arrays and other DLPack-only producers)."""
+    if a is None:
+        return False
+    if hasattr(a, "__cuda_array_interface__"):
+        return True
+    device = getattr(a, "__dlpack_device__", None)
+    if device is None or not hasattr(a, "__dlpack__"):
+        return False
+    try:
+        return int(device()[0]) in _DLPACK_CUDA_DEVICES
+    except Exception:  # noqa: BLE001 - a producer that cannot say where it lives is not ours to read
+        return False
+
+
+def device_view(a: Any) -> Any:
+    """A CUDA array as the core reads it (__cuda_array_interface__): as it is, or a view of its
+    DLPack capsule, asked for on the legacy default stream (the one fastgru's calls use)."""
+    if a is None or hasattr(a, "__cuda_array_interface__") or not is_device_array(a):
+        return a
+    return _core.DLPackView(a.__dlpack__(stream=1))
 
 
 def make_cuda_core(spec: F.Spec, params: Mapping[str, np.ndarray]) -> Any:
@@ -80,7 +102,9 @@ def step_function(core: Any, spec: F.Spec) -> Callable[[Any, Any], tuple[Any, An
         if spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
-        if not (is_device_array(x_t) or is_device_array(state)):
+        if is_device_array(x_t) or is_device_array(state):
+            x_t, state = device_view(x_t), device_view(state)
+        else:
             x_t, state = float_array("x_t", x_t, dtype), float_array("state", state, dtype)
         new = core.step(x_t, state)
         return new[-1], new  # for CUDA arrays, a CudaArray view of the last layer
@@ -98,13 +122,13 @@ def device_forward(model: Any, x: Any, h0: Any, lengths: Any, *, keep_cache: boo
                          "in PyTorch) or pass NumPy arrays")
     if model.padding == "carry" and lengths is not None and not spec.bidirectional:
         raise ValueError("padding='carry' is applied on the host: pass NumPy arrays for this model")
+    x = device_view(x)
     shape = tuple(x.__cuda_array_interface__["shape"])
     if len(shape) != 3:
         raise ValueError(f"a CUDA x must be 3-D (steps, batch, input_size), got shape {shape}")
     steps, batch = shape[0], shape[1]
     lens = None if lengths is None else lengths_array(lengths, batch, steps)
-    if h0 is not None and not is_device_array(h0):
-        h0 = float_array("h0", h0, spec.dtype)
+    h0 = device_view(h0) if is_device_array(h0) else None if h0 is None else float_array("h0", h0, spec.dtype)
     batch_statistics = batch_statistics and spec.batch_norm
     stats = None
     if batch_statistics:
@@ -134,6 +158,7 @@ def device_backward(model: Any, cache: F.GruCache, dy: Any, dh_n: Any) -> dict[s
     for name, a in (("dy", dy), ("dh_n", dh_n)):
         if a is not None and not is_device_array(a):
             raise ValueError(f"{name} must be a CUDA array like the other gradient, or None")
+    dy, dh_n = device_view(dy), device_view(dh_n)
     dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dy, dh_n,
                                              cache.dropout, cache.seed, cache.batch_statistics,
                                              device_outputs=True)
