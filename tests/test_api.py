@@ -335,3 +335,15 @@ def test_device_argument_and_to():
             fastgru.GRU(4, 5, device="cuda")
         with pytest.raises(RuntimeError, match="CUDA"):
             gru.to("cuda")
+
+
+def test_dropout_is_the_one_writable_setting_and_is_checked():
+    gru = fastgru.GRU(3, 4, num_layers=2)
+    gru.dropout = 0.25
+    assert gru.dropout == 0.25 and gru.config()["dropout"] == 0.25
+    for bad, error in ((1.0, ValueError), (-0.1, ValueError), ("a", TypeError), (float("nan"), ValueError)):
+        with pytest.raises(error, match="dropout"):
+            gru.dropout = bad
+    assert gru.dropout == 0.25
+    with pytest.raises(AttributeError):
+        gru.hidden_size = 5

@@ -884,3 +884,14 @@ def test_onnx_is_imported_lazily():
     code = "import sys, fastgru, fastgru.onnx; assert 'onnx' not in sys.modules, 'onnx imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert fastgru.load_onnx is load_onnx
+
+
+def test_carry_padding_is_not_exported_as_zeros(tmp_path):
+    """ONNX zeroes the outputs past sequence_lens: a padding='carry' model with lengths would export
+    a different function, so it is refused; without lengths both compute the same."""
+    pytest.importorskip("onnx")
+    gru = fastgru.GRU(3, 4, padding="carry", seed=0)
+    with pytest.raises(ValueError, match="padding='carry'"):
+        gru.to_onnx(tmp_path / "m.onnx", sequence_lens=True)
+    gru.to_onnx(tmp_path / "m.onnx")
+    fastgru.GRU(3, 4, padding="carry", bidirectional=True).to_onnx(tmp_path / "b.onnx", sequence_lens=True)

@@ -122,7 +122,7 @@ class GRU:
                              recurrent_activation_alpha, recurrent_activation_beta, clip),
             bn_eps,
         )
-        self.dropout = check_dropout(dropout)
+        self._dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
 
     # Configuration, read-only.
@@ -148,6 +148,16 @@ class GRU:
     clip = property(lambda self: self._spec.math.clip)
     bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
     bn_eps = property(lambda self: self._spec.bn_eps)
+
+    # The one setting that may change after construction (as torch's module.dropout), checked as
+    # the constructor checks it.
+    @property
+    def dropout(self) -> float:
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, rate: float) -> None:
+        self._dropout = check_dropout(rate)
 
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         # Immutable copies (F.frozen: not even flags.writeable can be set again), so what the model

@@ -612,6 +612,11 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     if not isinstance(gru, GRU):
         raise TypeError(f"export_gru expects a fastgru.GRU, got {type(gru).__name__}")
     gru = gru._exportable("ONNX")
+    if sequence_lens and gru.padding == "carry" and not gru.bidirectional:
+        raise ValueError("this model has padding='carry' (outputs past a length repeat the last valid one); an "
+                         "ONNX GRU's outputs past sequence_lens are zero. Export with sequence_lens=False (a "
+                         "model without lengths computes the same), or export a padding='zeros' model "
+                         "loaded with this one's state_dict()")
     if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or not (
             MIN_OPSET <= opset <= onnx.defs.onnx_opset_version()):
         raise ValueError(f"opset must be an int in [{MIN_OPSET}, {onnx.defs.onnx_opset_version()}], got {opset!r}")
