@@ -24,7 +24,7 @@ from .errors import FormatError
 from .gru import GRU, load
 from .onnx import load_onnx  # fastgru.onnx imports the onnx package only inside its functions
 from .runtime import (available_isas, get_isa, get_num_threads, get_wait_policy, info, set_isa, set_num_threads,
-                      set_wait_policy, use_isa)
+                      set_wait_policy, use_isa, use_num_threads)
 from .cuda import cuda_available  # the optional CUDA backend: fastgru.cuda (docs/CUDA.md)
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "use_isa",
     "set_num_threads",
     "get_num_threads",
+    "use_num_threads",
     "set_wait_policy",
     "get_wait_policy",
     "info",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator
 
 from . import _core
@@ -52,6 +53,35 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return int(_core.num_threads())
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 0
+
+
+@contextlib.contextmanager
+def use_num_threads(n: int | None) -> Iterator[None]:
+    """Runs the block with `n` fastgru threads (None: as it is). The count is per process, so blocks
+    running at once in several threads share one change of it: the first to enter saves the
+    previous count, the last to leave restores it. Results do not depend on the count; only speed
+    does. fastgru.dask and fastgru.ray run each worker's calls in one."""
+    global _threads_users, _threads_saved
+    if n is None:
+        yield
+        return
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = get_num_threads()
+            set_num_threads(n)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                set_num_threads(_threads_saved)
 
 
 def set_wait_policy(name: str) -> None:
