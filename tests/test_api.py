@@ -347,3 +347,13 @@ def test_dropout_is_the_one_writable_setting_and_is_checked():
     assert gru.dropout == 0.25
     with pytest.raises(AttributeError):
         gru.hidden_size = 5
+
+
+def test_named_parameters_are_the_trained_ones_read_only():
+    gru = fastgru.GRU(3, 4, num_layers=2, cell="ligru", seed=0)
+    named = gru.named_parameters()
+    assert list(named) == [k for k in gru.state_dict() if "running" not in k]
+    for k, v in named.items():
+        assert v is getattr(gru, k) and not v.flags.writeable
+        assert np.array_equal(v, gru.state_dict()[k])
+    assert [id(v) for v in named.values()] == [id(v) for v in gru.parameters()]

@@ -19,7 +19,7 @@ except ImportError as e:  # pragma: no cover - only in a broken install
         "Install it with `pip install .` from the source tree."
     ) from e
 
-from . import functional
+from . import functional, optim
 from .errors import FormatError
 from .gru import GRU, load
 from .onnx import load_onnx  # fastgru.onnx imports the onnx package only inside its functions
@@ -34,6 +34,7 @@ __all__ = [
     "load_onnx",
     "FormatError",
     "functional",
+    "optim",
     "available_isas",
     "get_isa",
     "set_isa",

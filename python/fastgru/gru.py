@@ -329,6 +329,12 @@ class GRU:
         """Copies of the parameters under PyTorch's names (and a Light GRU's running statistics)."""
         return {k: v.copy() for k, v in self._params.items()}
 
+    def named_parameters(self) -> dict[str, FloatArray]:
+        """The trained parameters by name (read-only arrays, no copies), in state_dict order; one
+        consistent set even while another thread loads new ones. Running statistics are buffers:
+        not included."""
+        return {k: v for k, v in self._params.items() if not cells.is_buffer(k)}
+
     def parameters(self) -> list[FloatArray]:
         """Read-only views of the parameters, in state_dict order (running statistics are buffers:
         not included, and backward gives them no gradient)."""
