@@ -140,8 +140,9 @@ def _assert_env_value_error(query: str, variable: str, value: str) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="address-space limit as on Linux")
 def test_pool_that_cannot_start_all_threads_still_runs():
-    """With too little address space for every thread's stack, the pool runs with the threads it
-    could start (before: 322 threads started, then a hang)."""
+    """With too little address space for every thread's stack, the pool runs with half the threads
+    it could start, leaving the call room for its arrays (before: 322 threads started, then a hang;
+    then, with all it could start kept, glibc or NumPy sometimes found no memory left)."""
     import resource
 
     def limit():

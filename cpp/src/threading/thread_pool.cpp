@@ -100,24 +100,17 @@ class Pool {
  public:
   explicit Pool(int threads) : requested_(threads), claims_(new std::atomic<uint64_t>[threads]) {
     for (int i = 0; i < threads; ++i) claims_[i].store(0, std::memory_order_relaxed);
-    for (int i = 1; i < threads; ++i) {
-      try {
-        workers_.emplace_back([this, i] { work(i); });
-      } catch (const std::system_error&) {
-        break;  // the system would not start another thread: run with those it did start
-      }
+    const int started = start_workers(threads);
+    if (started < threads) {
+      // The system would not start another thread: the process is at a limit (address space,
+      // threads) that the work itself must fit under too, and a pool that took everything would
+      // leave a call no room for its arrays. Keep half of the threads it got; give back the rest.
+      stop_workers();
+      start_workers(std::max(1, started / 2));
     }
     size_ = static_cast<int>(workers_.size()) + 1;
   }
-  ~Pool() {
-    stop_.store(true);
-    gen_.fetch_add(uint64_t{1} << kUnitBits);
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      wake_.notify_all();
-    }
-    for (auto& w : workers_) w.join();
-  }
+  ~Pool() { stop_workers(); }
   int requested() const { return requested_; }
   int size() const { return size_; }
 
@@ -223,6 +216,30 @@ class Pool {
       sleepers_.fetch_sub(1);
     }
     return gen_.load(std::memory_order_acquire);
+  }
+
+  // Starts workers 1 .. threads-1 (fewer when the system refuses one); returns the participants.
+  int start_workers(int threads) {
+    for (int i = 1; i < threads; ++i) {
+      try {
+        workers_.emplace_back([this, i] { work(i); });
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
+    return static_cast<int>(workers_.size()) + 1;
+  }
+
+  void stop_workers() {
+    stop_.store(true);
+    gen_.fetch_add(uint64_t{1} << kUnitBits);
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      wake_.notify_all();
+    }
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    stop_.store(false);
   }
 
   void work(int participant) {
