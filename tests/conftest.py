@@ -16,6 +16,10 @@ from hypothesis import HealthCheck, settings
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)  # `import reference`, `import tolerances`
+# The repository root too: spawn/forkserver workers import test modules as `tests.<name>` (their
+# sys.path is the parent's), whatever directory pytest was started from.
+if os.path.dirname(TESTS_DIR) not in sys.path:
+    sys.path.append(os.path.dirname(TESTS_DIR))
 
 import reference  # noqa: E402
 

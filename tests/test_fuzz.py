@@ -3,6 +3,8 @@ mutated files end in a documented exception (ValueError incl. FormatError, TypeE
 path; NotImplementedError for valid ONNX fastgru does not support) or succeed; nothing else, and
 no crash. The strategies live in tests/fuzz_strategies.py; tools/fuzz_api.py runs them longer."""
 
+import importlib.util
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -48,6 +50,7 @@ def test_fuzz_load_npz(case):
     _check(case)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("onnx") is None, reason="needs onnx (its cases are ONNX exports)")
 @settings(max_examples=700, **FUZZ)
 @given(fs.onnx_cases())
 def test_fuzz_load_onnx(case):

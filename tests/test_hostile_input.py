@@ -258,6 +258,7 @@ def _onnx_model(W_tensor=None, H=4, D=3, **attrs):
 
 
 def _external(name, location, dims, offset=None, length=None):
+    pytest.importorskip("onnx")
     from onnx import TensorProto
 
     t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=dims)
