@@ -162,8 +162,9 @@ class GRU:
     def _set_params(self, params: dict[str, np.ndarray]) -> None:
         # Immutable copies (F.frozen: not even flags.writeable can be set again), so what the model
         # shows (attributes, parameters(), state_dict(), save) is what its core computes with;
-        # changes go through load_state_dict, which repacks.
-        params = {k: F.frozen(v) for k, v in params.items()}
+        # changes go through load_state_dict, which repacks. Arrays this model already froze are kept.
+        old = self.__dict__.get("_params", {})
+        params = {k: v if old.get(k) is v else F.frozen(v) for k, v in params.items()}
         # Guards the model's state against a running-statistics update in another thread (the
         # loaders call this without __init__, so it is made here).
         lock = self.__dict__.setdefault("_state_lock", threading.Lock())
@@ -343,7 +344,7 @@ class GRU:
     def load_state_dict(self, state_dict: Mapping[str, ArrayIn], strict: bool = True) -> None:
         """Replaces the parameters (names and shapes as state_dict()); repacks the weights."""
         given = F.checked_params(self._spec, state_dict, strict=strict, what="state_dict")
-        params = {k: (given[k] if k in given else v).copy() for k, v in self._params.items()}
+        params = {k: given.get(k, v) for k, v in self._params.items()}
         self._set_params(params)
 
     def to_standard(self) -> "GRU":

@@ -38,6 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import cells
+from ._validation import check_bool
 from .errors import listing
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm", "grad_norm"]
@@ -54,12 +55,6 @@ def _real(name: str, value: Any, minimum: float = 0.0, below: float | None = Non
         where = f"[{minimum}, {below})" if below is not None else f">= {minimum}"
         raise ValueError(f"Invalid {name} value: {number} (must be {where})")
     return number
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-    return bool(value)
 
 
 _BUFFER_PREFIXES = tuple(f"{kind}_l" for kind in cells.BN_BUFFERS)
@@ -215,7 +210,7 @@ class SGD(Optimizer):
         h = dict(lr=_real("learning rate", hyper["lr"]), momentum=_real("momentum", hyper["momentum"]),
                  dampening=_real("dampening", hyper["dampening"], minimum=-math.inf),
                  weight_decay=_real("weight_decay", hyper["weight_decay"]),
-                 nesterov=_flag("nesterov", hyper["nesterov"]), maximize=_flag("maximize", hyper["maximize"]))
+                 nesterov=check_bool("nesterov", hyper["nesterov"]), maximize=check_bool("maximize", hyper["maximize"]))
         if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         return h
@@ -259,7 +254,7 @@ class Adam(Optimizer):
                     betas=(_real("beta parameter at index 0", betas[0], below=1.0),
                            _real("beta parameter at index 1", betas[1], below=1.0)),
                     eps=_real("epsilon", hyper["eps"]), weight_decay=_real("weight_decay", hyper["weight_decay"]),
-                    amsgrad=_flag("amsgrad", hyper["amsgrad"]), maximize=_flag("maximize", hyper["maximize"]))
+                    amsgrad=check_bool("amsgrad", hyper["amsgrad"]), maximize=check_bool("maximize", hyper["maximize"]))
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         h, dt = self._hyper, param.dtype.type
@@ -365,7 +360,7 @@ def clip_grad_norm(grads: dict[str, Any], max_norm: float, norm_type: float = 2.
         raise TypeError(f"grads must be a dict (it is updated in place), got {type(grads).__name__}")
     max_norm = _real("max_norm", max_norm)
     p = _norm_type(norm_type)
-    error_if_nonfinite = _flag("error_if_nonfinite", error_if_nonfinite)
+    error_if_nonfinite = check_bool("error_if_nonfinite", error_if_nonfinite)
     items = _grad_items(grads)
     with np.errstate(all="ignore"):  # inf/NaN gradients: the norm says so (and torch warns of nothing)
         total = _total_norm(items, p)

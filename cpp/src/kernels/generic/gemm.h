@@ -7,6 +7,19 @@
 
 static inline int64_t gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// A hint that the line at p will be written soon (MSVC has no __builtin_prefetch).
+static inline void prefetch_for_write(const void* p) {
+#if defined(_MSC_VER) && !defined(__clang__)
+#if defined(_M_X64) || defined(_M_IX86)
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+#else
+  (void)p;
+#endif
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 static inline int lanes_left(int64_t remaining, int w) {
   return remaining <= 0 ? 0 : (remaining >= w ? w : static_cast<int>(remaining));
 }
@@ -34,7 +47,7 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   if constexpr (!GATED) {
     for (int i = 0; i < MR; ++i)
       for (int64_t off = 0; off < int64_t{NV} * W; off += 64 / int64_t{sizeof(typename O::T)})
-        __builtin_prefetch(c + i * ldc + off, 1, 3);
+        prefetch_for_write(c + i * ldc + off);
   }
   for (int64_t p = 0; p < k; ++p) {
     const typename O::T* brow = b + p * ldb;

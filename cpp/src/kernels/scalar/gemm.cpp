@@ -1,6 +1,9 @@
 // GEMM and weight packing for the scalar table.
 #include <cstdint>
 #include <cmath>
+#if defined(_MSC_VER) && !defined(__clang__) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>  // _mm_prefetch (generic/gemm.h)
+#endif
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_scratch.h"
