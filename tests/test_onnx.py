@@ -8,6 +8,7 @@ the ONNX equations with ONNX Runtime's sequence_lens behaviour, itself checked a
 Runtime.
 """
 
+import functools
 import subprocess
 import sys
 import warnings
@@ -518,7 +519,8 @@ def test_load_onnx_reads_activations_and_clip(rng):
     for attrs in cases:
         model = _weights_model(rng, **attrs)
         (gru,) = load_onnx(model).values()
-        assert type(gru) is (ReverseGRU if attrs["direction"] == "reverse" else fastgru.GRU)
+        assert type(gru) is fastgru.GRU
+        assert gru.direction == ("reverse" if attrs["direction"] == "reverse" else "forward")
         f, g = attrs["activations"][:2]
         assert gru.recurrent_activation == {"hardsigmoid": "hard_sigmoid"}.get(f.lower(), f.lower())
         assert gru.activation == g.lower() and gru.clip == attrs.get("clip")
@@ -556,7 +558,7 @@ def _rt_id(c):
 
 
 def _make_gru(c, dtype=np.float32, D=7, H=9):
-    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    cls = functools.partial(fastgru.GRU, direction="reverse") if c.get("reverse") else fastgru.GRU
     return cls(D, H, num_layers=c["L"], bias=c.get("bias", True), batch_first=c.get("batch_first", False),
                bidirectional=c.get("bidir", False), reset_after=c.get("reset_after", True), dtype=dtype, seed=3)
 
@@ -570,7 +572,7 @@ def test_export_runs_in_ort_and_loads_back(c, lengths, rng, tmp_path):
     h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
     lens = make_lengths(rng, batch, T).astype(np.int32) if lengths else None
     path = tmp_path / "m.onnx"
-    gru.to_onnx(path, sequence_lens=lengths)
+    gru.to_onnx(path, sequence_lens=lengths, initial_h=True)
     want_y, want_h = gru(x, h0, lens)
 
     feeds = {"x": x, "h0": h0} | ({"lengths": lens} if lengths else {})
@@ -593,7 +595,7 @@ def test_export_float64_and_without_h0(rng, tmp_path):
     """float64 models export and load back exactly (ONNX Runtime has no float64 GRU kernel); a
     model exported without initial_h takes x alone."""
     gru = fastgru.GRU(4, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
-    model = export_gru(gru, tmp_path / "m64.onnx")
+    model = export_gru(gru, tmp_path / "m64.onnx", initial_h=True)
     inits = {t.name: t for t in model.graph.initializer}
     assert all(inits[f"{w}_l{k}"].data_type == TensorProto.DOUBLE for w in "WRB" for k in range(2))
     assert model.ir_version <= 10 and model.opset_import[0].version == 14
@@ -651,7 +653,7 @@ _GRU_KEYS = ("L", "bidir", "reverse", "batch_first", "reset_after", "bias")
 
 
 def _make_act_gru(c, dtype=np.float32, D=7, H=9):
-    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    cls = functools.partial(fastgru.GRU, direction="reverse") if c.get("reverse") else fastgru.GRU
     extra = {k: v for k, v in c.items() if k not in _GRU_KEYS}
     reset_after = c.get("reset_after", None if c.get("cell") == "mgu" else True)
     return cls(D, H, num_layers=c["L"], batch_first=c.get("batch_first", False), bidirectional=c.get("bidir", False),
@@ -666,7 +668,7 @@ def test_export_with_activations_runs_in_ort_and_loads_back(c, rng, tmp_path):
     h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
     lens = make_lengths(rng, batch, T).astype(np.int32)
     path = tmp_path / "m.onnx"
-    model = gru.to_onnx(path, sequence_lens=True)
+    model = gru.to_onnx(path, sequence_lens=True, initial_h=True)
     want_y, want_h = gru(x, h0, lens)
 
     node = next(n for n in model.graph.node if n.op_type == "GRU")
@@ -734,7 +736,7 @@ def test_stack_cell_forms_and_activations(rng):
 @pytest.mark.parametrize("lengths", [False, True])
 def test_reverse_gru_is_the_reverse_half_of_a_bidirectional_gru(batch_first, lengths, rng):
     bi = fastgru.GRU(5, 7, bidirectional=True, batch_first=batch_first, seed=4)
-    rev = ReverseGRU(5, 7, batch_first=batch_first, seed=0)
+    rev = fastgru.GRU(5, 7, batch_first=batch_first, seed=0, direction="reverse")
     rev.load_state_dict({k.replace("_reverse", ""): v for k, v in bi.state_dict().items() if "_reverse" in k})
     T, batch = 6, 4
     x = rng.standard_normal((batch, T, 5) if batch_first else (T, batch, 5)).astype(np.float32)
@@ -758,21 +760,24 @@ def test_reverse_gru_is_the_reverse_half_of_a_bidirectional_gru(batch_first, len
         assert_close(grads[name], grads_bi[name + "_reverse"], REORDER[F32], name)
 
 
-def test_reverse_gru_unbatched_and_errors(rng):
+def test_reverse_gru_unbatched_and_errors(rng, tmp_path):
     rev = ReverseGRU(3, 4, seed=0)
+    assert isinstance(rev, fastgru.GRU) and rev.direction == "reverse"
     x = rng.standard_normal((5, 3)).astype(np.float32)
     y, h_n = rev(x)
     y_b, h_b = rev(x[:, None, :])
     assert_close(y, y_b[:, 0], EXACT, "unbatched y")
     assert_close(h_n, h_b[:, 0], EXACT, "unbatched h_n")
-    assert "ReverseGRU" in repr(rev)
+    assert "direction='reverse'" in repr(rev)
     with pytest.raises(ValueError, match="step"):
         rev.step(x[0], rev.initial_state())
     with pytest.raises(ValueError, match="bidirectional"):
         ReverseGRU(3, 4, bidirectional=True)
-    with pytest.raises(NotImplementedError, match="to_onnx"):
-        rev.save("unused.npz")
-    with pytest.raises(TypeError):
+    rev.save(tmp_path / "rev.npz")
+    back = fastgru.load(tmp_path / "rev.npz")
+    assert back.direction == "reverse" and back.config() == rev.config()
+    assert_close(back(x)[0], y, EXACT, "y after save/load")
+    with pytest.raises(ValueError, match="reverse-only"):
         rev.to_torch()
     with pytest.raises(ValueError, match="lengths"):
         rev(x[:, None, :], lengths=[6])

@@ -46,7 +46,7 @@ from . import cells
 from . import functional as F
 from ._onnx_file import read_model, tensor_array
 from ._optional import require
-from ._validation import check_size, lengths_array
+from ._validation import check_size
 from .errors import FormatError, listing
 from .gru import GRU
 
@@ -369,80 +369,16 @@ def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, ini
 # --------------------------------------------------------------------------------------------
 # A GRU whose layers run backwards in time.
 
-def _flip_time(a: np.ndarray, lengths: np.ndarray | None, batch_first: bool) -> np.ndarray:
-    """Reverses each sequence of `a` (user layout: (T, B, ...), (B, T, ...) or unbatched (T, ...))."""
-    if a.ndim == 2:
-        return a[::-1].copy()
-    if batch_first:
-        return np.ascontiguousarray(_reverse_within(a.swapaxes(0, 1), lengths).swapaxes(0, 1))
-    return _reverse_within(a, lengths)
-
-
 class ReverseGRU(GRU):
-    """A GRU (any number of layers, one direction) whose every layer reads its input sequence
-    from the last element to the first: ONNX ``direction="reverse"``, the reverse half of a
-    bidirectional layer on its own. Same constructor, weights and outputs' shapes as ``GRU``;
-    with ``lengths`` each sequence runs from its own last element, as in ONNX Runtime.
+    """``GRU(direction="reverse")`` under its earlier name: a one-direction GRU whose every layer
+    reads each sequence from its own last element (ONNX ``direction="reverse"``)."""
 
-    It runs the forward core on the input reversed within each length and reverses the
-    outputs back (reversing the input of a stack of forward layers reverses every layer).
-    ``step`` and ``to_torch``/``from_torch`` do not exist for it; ``save`` is replaced by
-    ``to_onnx``.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.bidirectional:
+    def __init__(self, *args: Any, direction: str = "reverse", **kwargs: Any) -> None:
+        if direction != "reverse":
+            raise ValueError(f"ReverseGRU has direction='reverse', got direction={direction!r}; use GRU")
+        if kwargs.get("bidirectional"):
             raise ValueError("ReverseGRU is one direction; use GRU(bidirectional=True) for both")
-
-    def __repr__(self) -> str:
-        return "Reverse" + super().__repr__()
-
-    def _flip_args(self, x: Any, lengths: Any) -> tuple[Any, np.ndarray | None]:
-        """(x reversed, validated lengths) — or x unchanged when it is malformed, so that GRU's
-        own checks report the problem."""
-        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
-        if arr.ndim not in (2, 3) or arr.size == 0 or (arr.ndim == 2 and lengths is not None):
-            return x, None
-        lens = None
-        if lengths is not None:
-            batch, steps = (arr.shape[0], arr.shape[1]) if self.batch_first else (arr.shape[1], arr.shape[0])
-            lens = lengths_array(lengths, batch, steps)
-        return _flip_time(arr, lens, self.batch_first), lens
-
-    def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        xr, lens = self._flip_args(x, lengths)
-        y, h_n = super().__call__(xr, h0, lengths)
-        return _flip_time(y, lens, self.batch_first), h_n
-
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
-                training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
-        xr, lens = self._flip_args(x, lengths)
-        y, h_n, cache = super().forward(xr, h0, lengths, training=training)
-        return _flip_time(y, lens, self.batch_first), h_n, cache
-
-    def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
-        lens = getattr(cache, "lengths", None)
-        if dy is not None:
-            arr = dy if isinstance(dy, np.ndarray) else np.asarray(dy)
-            if arr.ndim in (2, 3) and arr.size:  # else GRU.backward reports the bad shape
-                dy = _flip_time(arr, lens, self.batch_first)
-        grads = super().backward(cache, dy, dh_n)
-        grads["x"] = _flip_time(grads["x"], lens, self.batch_first)
-        return grads
-
-    def step(self, x_t: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        raise ValueError("step() needs a forward GRU: a reverse GRU needs the whole sequence")
-
-    @classmethod
-    def from_torch(cls, module: Any) -> "GRU":
-        raise TypeError("torch.nn.GRU has no reverse-only form; use GRU.from_torch")
-
-    def to_torch(self) -> Any:
-        raise TypeError("torch.nn.GRU has no reverse-only form; export with to_onnx instead")
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        raise NotImplementedError("fastgru's .npz format has no reverse-only GRU; use to_onnx / load_onnx")
+        super().__init__(*args, direction="reverse", **kwargs)
 
 
 # Settings that are not the same across the layers of one model, so stack does not compare them.
@@ -578,8 +514,8 @@ def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
         B = _float_input("B", weights["B"], W.dtype, where) if "B" in weights else None
         H = _check_weights(W, R, B, attrs.get("hidden_size"), dirs, where)
         # Built from the node's weights: no random initialisation of arrays replaced at once.
-        cls = ReverseGRU if direction == "reverse" else GRU
-        gru = cls._without_params(input_size=W.shape[2], hidden_size=H, num_layers=1, bias=B is not None,
+        gru = GRU._without_params(direction="reverse" if direction == "reverse" else "forward",
+                                  input_size=W.shape[2], hidden_size=H, num_layers=1, bias=B is not None,
                                   batch_first=layout == 1, bidirectional=dirs == 2,
                                   reset_after=bool(attrs.get("linear_before_reset", 0)), dtype=W.dtype, seed=0,
                                   **_math_kwargs(maths[0]))
@@ -588,15 +524,18 @@ def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
     return out
 
 
-def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = True,
+def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = False,
                sequence_lens: bool = False, opset: int = MIN_OPSET) -> Any:
     """Writes `gru` as an ONNX model (to `path` when given) and returns the ``onnx.ModelProto``.
 
     One ``GRU`` node per layer (``gru_l0``, ``gru_l1``, ...; as ``torch.onnx`` exports),
     ``linear_before_reset = int(gru.reset_after)``, ``layout=0``. The model has gru's own
     interface: input ``x`` in gru's layout ((T, B, D), or (B, T, D) for a batch_first model —
-    Transposes around the nodes, since ONNX Runtime's GRU runs layout 0 only), ``h0``
-    (L*dirs, B, H) unless ``initial_h=False``, int32 ``lengths`` (B,) when ``sequence_lens``;
+    Transposes around the nodes, since ONNX Runtime's GRU runs layout 0 only), so by default it
+    runs on ``x`` alone from a zero state, as a torch.onnx export; ``initial_h=True`` adds the
+    input ``h0`` (L*dirs, B, H) (then required: ONNX has no optional graph inputs of a dynamic
+    shape); ``sequence_lens=True`` adds ``lengths``, int32 (B,) in [0, T] (0: zero outputs and a
+    zero h_n, ONNX Runtime's rule);
     outputs ``y`` and ``h_n`` as ``gru(x, h0, lengths)`` returns them. T and B are dynamic; x
     must be 3-D. The weights keep gru's dtype (ONNX Runtime 1.31 runs float32 GRUs only).
     Other cell forms are written as their equivalent standard GRU (``gru.to_standard()``).
@@ -621,7 +560,7 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
             MIN_OPSET <= opset <= onnx.defs.onnx_opset_version()):
         raise ValueError(f"opset must be an int in [{MIN_OPSET}, {onnx.defs.onnx_opset_version()}], got {opset!r}")
     L, dirs, H = gru.num_layers, gru.num_directions, gru.hidden_size
-    direction = "reverse" if isinstance(gru, ReverseGRU) else "bidirectional" if dirs == 2 else "forward"
+    direction = "bidirectional" if dirs == 2 else gru.direction
     elem = TensorProto.DOUBLE if gru.dtype == np.float64 else TensorProto.FLOAT
     params = gru.state_dict()
     nodes, inits = [], []
