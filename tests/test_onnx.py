@@ -9,6 +9,7 @@ Runtime.
 """
 
 import functools
+import pickle
 import subprocess
 import sys
 import warnings
@@ -841,12 +842,94 @@ def _weights_model(rng, node_name="enc", **attrs):
     return _weights_as_initializers(model, inits, list(inits))
 
 
+PER_DIRECTION = [dict(activations=["Relu", "Tanh", "Sigmoid", "Tanh"]),
+                 dict(activations=["Sigmoid", "Elu"] * 2, activation_alpha=[0.5, 0.25], clip=2.0),
+                 dict(activations=["HardSigmoid", "Tanh", "Sigmoid", "Softsign"], activation_alpha=[0.3],
+                      activation_beta=[0.4], linear_before_reset=1)]
+
+
+@pytest.mark.parametrize("attrs", PER_DIRECTION, ids=["activations", "alpha-clip", "hard-sigmoid-lbr"])
+def test_bidirectional_node_with_per_direction_activations_loads(attrs, rng, tmp_path):
+    """Such a node becomes a BidirectionalPair (a forward and a direction='reverse' GRU), which
+    computes what ONNX Runtime and gru_op compute, exports back to one node, and has gradients."""
+    from fastgru.onnx import BidirectionalPair
+
+    model = _weights_model(rng, direction="bidirectional", **attrs)
+    (pair,) = load_onnx(model).values()
+    assert isinstance(pair, BidirectionalPair) and pair.reverse_model.direction == "reverse"
+    T, batch, D, H = 6, 3, 3, 4
+    x = rng.standard_normal((T, batch, D)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (2, batch, H)).astype(np.float32)
+    lens = np.array([6, 0, 2], np.int32)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    Y, Y_h = gru_op(x, inits["W"], inits["R"], inits["B"], lens, h0, direction="bidirectional", **attrs)
+    y, h_n = pair(x, h0, lens)
+    want_y = Y.transpose(0, 2, 1, 3).reshape(T, batch, 2 * H)
+    assert_close(y, want_y, REORDER[F32], "y vs gru_op")  # gru_op runs the empty sequence: another batch
+    keep = lens > 0  # gru_op (ONNX Runtime) gives Y_h = 0 for an empty sequence, a GRU h_n = h0
+    assert_close(h_n[:, keep], Y_h[:, keep], REORDER[F32], "h_n vs gru_op")
+    ort = _ort_gru(x, inits["W"], inits["R"], inits["B"], lens, h0, direction="bidirectional", hidden_size=H,
+                   **attrs)
+    assert_close(y, ort[0].transpose(0, 2, 1, 3).reshape(T, batch, 2 * H), ACT_ORT_TOL, "y vs ONNX Runtime")
+    # Exported as one node with both directions' activations, loaded back: the same model.
+    back = next(iter(load_onnx(pair.to_onnx(tmp_path / "pair.onnx")).values()))
+    assert isinstance(back, BidirectionalPair) and repr(back) == repr(pair)
+    assert_close(back(x, h0, lens)[0], y, EXACT, "y after to_onnx / load_onnx")
+    copied = pickle.loads(pickle.dumps(pair))
+    assert_close(copied(x, h0, lens)[0], y, EXACT, "y after pickle")
+    # Gradients: the two halves' own, combined as a bidirectional GRU's.
+    _, _, cache = pair.forward(x, h0, lens)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    grads = pair.backward(cache, dy, None)
+    gf = pair.forward_model.backward(pair.forward_model.forward(x, h0[:1], lens)[2], dy[..., :H])
+    gr = pair.reverse_model.backward(pair.reverse_model.forward(x, h0[1:], lens)[2], dy[..., H:])
+    assert_close(grads["x"], gf["x"] + gr["x"], EXACT, "dx")
+    assert_close(grads["weight_hh_l0_reverse"], gr["weight_hh_l0"], EXACT, "dR reverse")
+    assert set(grads) == {"x", "h0"} | set(pair.state_dict())
+
+
+def test_bidirectional_pair_with_one_activation_is_the_bidirectional_gru(rng):
+    from fastgru.onnx import BidirectionalPair
+
+    bi = fastgru.GRU(3, 5, bidirectional=True, batch_first=True, seed=1)
+    pair = BidirectionalPair(fastgru.GRU(3, 5, batch_first=True), fastgru.GRU(3, 5, batch_first=True,
+                                                                               direction="reverse"))
+    pair.load_state_dict(bi.state_dict())
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (2, 4, 5)).astype(np.float32)
+    mask = rng.random((4, 6)) < 0.7
+    for a, b in zip(pair(x, h0, mask=mask), bi(x, h0, mask=mask)):
+        assert_close(a, b, REORDER[F32], "pair vs bidirectional")
+    dy, dh = rng.standard_normal((4, 6, 10)).astype(np.float32), rng.standard_normal((2, 4, 5)).astype(np.float32)
+    g = pair.backward(pair.forward(x, h0, mask=mask)[2], dy, dh)
+    g_bi = bi.backward(bi.forward(x, h0, mask=mask)[2], dy, dh)
+    for k, v in g_bi.items():
+        assert_close(g[k], v, REORDER[F32], f"d{k}")
+    with pytest.raises(ValueError, match="direction='reverse'"):
+        BidirectionalPair(fastgru.GRU(3, 5), fastgru.GRU(3, 5))
+    with pytest.raises(ValueError, match="differ in .*hidden_size"):
+        BidirectionalPair(fastgru.GRU(3, 5), fastgru.GRU(3, 4, direction="reverse"))
+
+
+def test_load_onnx_with_weights_as_graph_inputs(rng):
+    """W, R, B fed as graph inputs: load_onnx(weights=...) takes their values; without them the
+    error says how (weights= or gru_op)."""
+    X, W, R, B = _op_args(rng)
+    fed = _gru_model(np.float32, with_B=True, with_seq=False, with_h0=False, hidden_size=4)
+    with pytest.raises(ValueError, match=r"'gru'.*W \('W'\).*graph input.*weights=\{'W': array\}.*gru_op"):
+        load_onnx(fed)
+    (gru,) = load_onnx(fed, weights={"W": W, "R": R, "B": B}).values()
+    Y, Y_h = gru_op(X, W, R, B)
+    y, h_n = gru(X)
+    assert_close(y, Y[:, 0], EXACT, "y")
+    assert_close(h_n, Y_h, EXACT, "h_n")
+    with pytest.raises(ValueError, match="not graph inputs"):
+        load_onnx(fed, weights={"W": W, "R": R, "B": B, "X": X, "nope": W})
+    with pytest.raises(TypeError, match="weights must be a dict"):
+        load_onnx(fed, weights=[W, R, B])
+
+
 def test_load_onnx_errors(rng):
-    with pytest.raises(NotImplementedError, match="'enc'.*differ in activations .*gru_op"):
-        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Relu", "Tanh", "Sigmoid", "Tanh"]))
-    with pytest.raises(NotImplementedError, match="'enc'.*differ in activation_alpha"):
-        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Sigmoid", "Elu"] * 2,
-                                 activation_alpha=[0.5, 0.25]))
     with pytest.raises(ValueError, match="'enc'.*clip must be > 0"):
         load_onnx(_weights_model(rng, clip=-1.0))
     with pytest.raises(ValueError, match="'enc'.*direction"):
@@ -854,8 +937,6 @@ def test_load_onnx_errors(rng):
     unnamed = _weights_model(rng, node_name="")
     assert list(load_onnx(unnamed)) == ["Y"]  # keyed by its first output's name
     fed = _gru_model(np.float32, with_B=False, with_seq=False, with_h0=False, hidden_size=4)
-    with pytest.raises(ValueError, match="'gru'.*W.*not an initializer"):
-        load_onnx(fed)
     with pytest.raises(TypeError, match="path, bytes or onnx.ModelProto"):
         load_onnx(42)
     empty = helper.make_model(helper.make_graph([], "g", [], []))
@@ -900,3 +981,32 @@ def test_carry_padding_is_not_exported_as_zeros(tmp_path):
         gru.to_onnx(tmp_path / "m.onnx", sequence_lens=True)
     gru.to_onnx(tmp_path / "m.onnx")
     fastgru.GRU(3, 4, padding="carry", bidirectional=True).to_onnx(tmp_path / "b.onnx", sequence_lens=True)
+
+
+@pytest.mark.parametrize("kind", ["forward", "reverse", "bidirectional"])
+def test_default_export_runs_on_x_alone_and_takes_lengths_of_zero(kind, rng, tmp_path):
+    """to_onnx's model needs only x (a zero initial state, as a torch.onnx export); with
+    sequence_lens=True an int32 lengths (B,) input, where 0 gives zero outputs and h_n (= the
+    zero h0, so fastgru and ONNX Runtime agree)."""
+    gru = fastgru.GRU(3, 4, num_layers=2, bidirectional=kind == "bidirectional", batch_first=True, seed=0,
+                      direction="reverse" if kind == "reverse" else "forward")
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    plain = gru.to_onnx(tmp_path / "x.onnx")
+    assert [i.name for i in plain.graph.input] == ["x"]
+    y, h_n = _session(str(tmp_path / "x.onnx")).run(["y", "h_n"], {"x": x})
+    want_y, want_h = gru(x)
+    assert_close(y, want_y, ORT_TOL, "y")
+    assert_close(h_n, want_h, ORT_TOL, "h_n")
+
+    model = gru.to_onnx(tmp_path / "lens.onnx", sequence_lens=True)
+    inputs = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
+    assert inputs == {"x": TensorProto.FLOAT, "lengths": TensorProto.INT32}
+    lens = np.array([5, 0, 2, 3], np.int32)
+    y, h_n = _session(str(tmp_path / "lens.onnx")).run(["y", "h_n"], {"x": x, "lengths": lens})
+    want_y, want_h = gru(x, lengths=lens)
+    assert_close(y, want_y, ORT_TOL, "y with lengths")
+    assert_close(h_n, want_h, ORT_TOL, "h_n with lengths")
+    assert np.all(y[1] == 0) and np.all(h_n[:, 1] == 0)
+    back = stack(load_onnx(tmp_path / "lens.onnx").values(), batch_first=True)
+    assert back.direction == gru.direction
+    assert_close(back(x, lengths=lens)[0], want_y, EXACT, "y after load_onnx")
