@@ -40,7 +40,7 @@ class Plan:
     carried: bool  # whether y_index repeats rows (padding="carry")
 
 
-def mask_array(mask: Any, batch: int, steps: int, batch_first: bool) -> np.ndarray:
+def mask_array(mask: Any, batch: int, steps: int) -> np.ndarray:
     """A (B, T) boolean array from `mask` (B, T), checked; always batch-major, as Keras's."""
     arr = mask if isinstance(mask, np.ndarray) else np.asarray(mask)
     if arr.dtype != np.bool_:

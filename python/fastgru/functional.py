@@ -249,7 +249,7 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
     if mask is not None:
         if unbatched:
             raise ValueError("mask needs a batched (3-D) x")
-        valid = S.mask_array(mask, batch, steps, spec.batch_first)
+        valid = S.mask_array(mask, batch, steps)
     carry = padding == "carry" and not spec.bidirectional
     plan = None
     core_x, core_h, core_lens = xt, h, lens
