@@ -290,3 +290,15 @@ def test_finite_differences(rng, c):
 
     for which in ("x", "h0", "weight_ih_l0", "weight_hh_l1", "bias_hh_l0"):
         numeric(which)
+
+
+def test_saved_direction_and_merge_are_checked(tmp_path):
+    import json
+
+    for bad in (dict(direction="sideways"), dict(merge="max", bidirectional=True), dict(merge="sum"),
+                dict(direction="reverse", bidirectional=True)):
+        cfg = {**fastgru.GRU(3, 4).config(), **bad}
+        m = fastgru.GRU(3, 4, bidirectional=cfg["bidirectional"], seed=0)
+        np.savez(tmp_path / "m.npz", __fastgru_config__=np.array(json.dumps(cfg)), **m.state_dict())
+        with pytest.raises(fastgru.FormatError, match="not a valid GRU's"):
+            fastgru.load(tmp_path / "m.npz")
