@@ -1010,3 +1010,22 @@ def test_default_export_runs_on_x_alone_and_takes_lengths_of_zero(kind, rng, tmp
     back = stack(load_onnx(tmp_path / "lens.onnx").values(), batch_first=True)
     assert back.direction == gru.direction
     assert_close(back(x, lengths=lens)[0], want_y, EXACT, "y after load_onnx")
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("merge", ["sum", "mul", "ave", None])
+def test_export_of_a_merge_runs_in_ort(merge, batch_first, rng, tmp_path):
+    """Keras's merge modes are written as ops on the last node's two halves (merge=None: two
+    outputs y_forward, y_reverse); load_onnx reads the GRU nodes (concatenating ones)."""
+    gru = fastgru.GRU(3, 4, num_layers=2, bidirectional=True, merge=merge, batch_first=batch_first, seed=2)
+    x = rng.standard_normal((5, 6, 3) if batch_first else (6, 5, 3)).astype(np.float32)
+    lens = np.array([6, 0, 3, 1, 6], np.int32)
+    gru.to_onnx(tmp_path / "m.onnx", sequence_lens=True)
+    names = ["y_forward", "y_reverse", "h_n"] if merge is None else ["y", "h_n"]
+    got = _session(str(tmp_path / "m.onnx")).run(names, {"x": x, "lengths": lens})
+    y, h_n = gru(x, lengths=lens)
+    for a, b, what in zip(got, [*(y if merge is None else [y]), h_n], names):
+        assert_close(a, b, ORT_TOL, what)
+    back = stack(load_onnx(tmp_path / "m.onnx").values(), batch_first=batch_first)
+    assert back.merge == "concat"
+    assert_close(back(x, lengths=lens)[1], h_n, EXACT, "h_n after load_onnx")

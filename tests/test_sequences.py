@@ -302,3 +302,22 @@ def test_saved_direction_and_merge_are_checked(tmp_path):
         np.savez(tmp_path / "m.npz", __fastgru_config__=np.array(json.dumps(cfg)), **m.state_dict())
         with pytest.raises(fastgru.FormatError, match="not a valid GRU's"):
             fastgru.load(tmp_path / "m.npz")
+
+
+def test_light_gru_batch_statistics_skip_empty_sequences(rng):
+    """A sequence of length 0 adds nothing to a Light GRU's batch statistics: training with it is
+    training without it (outputs, running statistics, gradients)."""
+    a = fastgru.GRU(3, 4, num_layers=2, bidirectional=True, cell="ligru", seed=1, dtype=np.float64)
+    b = fastgru.GRU(**a.config(), seed=1)
+    b.load_state_dict(a.state_dict())
+    x = rng.standard_normal((5, 3, 3))
+    ya, ha, ca = a.forward(x, lengths=[5, 0, 3])
+    yb, hb, cb = b.forward(x[:, [0, 2]], lengths=[5, 3])
+    assert_close(ya[:, [0, 2]], yb, FORWARD[np.dtype(np.float64)], "y")
+    assert np.all(ya[:, 1] == 0) and np.all(ha[:, 1] == 0)
+    for k, v in b.state_dict().items():
+        assert_close(a.state_dict()[k], v, FORWARD[np.dtype(np.float64)], k)
+    dy = rng.standard_normal(ya.shape)
+    ga, gb = a.backward(ca, dy), b.backward(cb, dy[:, [0, 2]])
+    assert_close(ga["x"][:, [0, 2]], gb["x"], GRAD[np.dtype(np.float64)], "dx")
+    assert_close(ga["weight_hh_l1_reverse"], gb["weight_hh_l1_reverse"], GRAD[np.dtype(np.float64)], "dW")

@@ -395,7 +395,7 @@ class GRU:
     def _exportable(self, to: str) -> "GRU":
         if self.direction == "reverse" and to == "PyTorch":
             raise ValueError("torch.nn.GRU has no reverse-only form (direction='reverse'); export with to_onnx")
-        if self.merge != "concat" and to in ("PyTorch", "ONNX"):
+        if self.merge != "concat" and to == "PyTorch":
             raise ValueError(f"{to}'s GRU concatenates the two directions; this model has merge={self.merge!r} "
                              f"(export a merge='concat' model with this state_dict and merge y yourself)")
         if self.cell == "ligru":

@@ -619,6 +619,21 @@ def _grus_of(graph: Any, name: str, base_dir: str | None, fed: dict[str, Any]) -
     return out
 
 
+def _merge_nodes(merge: str | None, halves: list[str], nodes: list[Any], const: Any,
+                 dtype: np.dtype) -> dict[str, str]:
+    """Nodes computing Keras's merge of the two [T, B, H] halves; {graph output name: source}."""
+    from onnx import helper
+
+    f, r = halves
+    if merge is None:
+        return {"y_forward": f, "y_reverse": r}
+    op = {"sum": "Add", "mul": "Mul", "ave": "Add"}[merge]
+    nodes.append(helper.make_node(op, [f, r], ["y_merged" if merge != "ave" else "y_sum"]))
+    if merge == "ave":  # (f + r) / 2, as Keras and fastgru compute it
+        nodes.append(helper.make_node("Div", ["y_sum", const("two", 2.0, dtype)], ["y_merged"]))
+    return {"y": "y_merged"}
+
+
 def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = False,
                sequence_lens: bool = False, opset: int = MIN_OPSET) -> Any:
     """Writes `gru` as an ONNX model (to `path` when given) and returns the ``onnx.ModelProto``.
@@ -637,6 +652,8 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     Non-default activations are written as ``activations`` (f, g per direction, ONNX's
     spelling) with every alpha/beta in ``activation_alpha``/``activation_beta``, and a clip as
     ``clip``; ONNX stores these as float32, so a float64 model's values are rounded to float32.
+    A ``merge`` other than "concat" becomes ops on the last node's halves (merge=None: outputs
+    ``y_forward`` and ``y_reverse`` instead of ``y``).
     """
     onnx = require("onnx", "GRU.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
@@ -706,19 +723,33 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
         h_n_parts.append(h_k)
         # Y is [T, dirs, B, H]; the next layer (and y) want [T, B, dirs*H].
         out_k = "y" if (k == L - 1 and not gru.batch_first) else f"out_l{k}"
+        if k == L - 1 and gru.merge != "concat":  # the halves, [T, B, H] each, then Keras's merge
+            halves = [f"Y_forward_l{k}", f"Y_reverse_l{k}"]
+            nodes.append(helper.make_node("Split", [y_k, const("merge_split", [1, 1])], [h + "_4d" for h in halves],
+                                          axis=1))
+            for h in halves:
+                nodes.append(helper.make_node("Squeeze", [h + "_4d", const(f"{h}_axes", [1])], [h]))
+            y_names = _merge_nodes(gru.merge, halves, nodes, const, gru.dtype)
+            break
         if dirs == 1:
             nodes.append(helper.make_node("Squeeze", [y_k, const(f"axes_l{k}", [1])], [out_k]))
         else:
             nodes.append(helper.make_node("Transpose", [y_k], [f"Y_t_l{k}"], perm=[0, 2, 1, 3]))
             nodes.append(helper.make_node("Reshape", [f"Y_t_l{k}", const(f"shape_l{k}", [0, 0, -1])], [out_k]))
         cur = out_k
-    if gru.batch_first:
-        nodes.append(helper.make_node("Transpose", [cur], ["y"], perm=[1, 0, 2]))
+    else:  # no break: y is the last layer's concatenated output
+        y_names = {"y": cur}
+    for y_name, src in y_names.items():  # the graph's y output(s), in gru's layout
+        if gru.batch_first:
+            nodes.append(helper.make_node("Transpose", [src], [y_name], perm=[1, 0, 2]))
+        elif src != y_name:
+            nodes.append(helper.make_node("Identity", [src], [y_name]))
     if L > 1:
         nodes.append(helper.make_node("Concat", h_n_parts, ["h_n"], axis=0))
 
-    y_dims = ["batch", "seq_len", dirs * H] if gru.batch_first else ["seq_len", "batch", dirs * H]
-    outputs = [helper.make_tensor_value_info("y", elem, y_dims),
+    width = dirs * H if gru.merge == "concat" else H
+    y_dims = ["batch", "seq_len", width] if gru.batch_first else ["seq_len", "batch", width]
+    outputs = [*(helper.make_tensor_value_info(y_name, elem, y_dims) for y_name in y_names),
                helper.make_tensor_value_info("h_n", elem, [L * dirs, "batch", H])]
     graph = helper.make_graph(nodes, "fastgru_GRU", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
