@@ -14,7 +14,9 @@ import fastgru
 
 model = fastgru.GRU(16, 64, num_layers=2, bidirectional=True, seed=0)
 path = os.path.join(tempfile.mkdtemp(), "gru.onnx")
-model.to_onnx(path, sequence_lens=True)  # one ONNX GRU node per layer; T and B stay dynamic
+# One ONNX GRU node per layer; T and B stay dynamic. Inputs: x, int32 lengths (sequence_lens=True)
+# and h0 (initial_h=True; without it the model runs from a zero state, on x alone).
+model.to_onnx(path, sequence_lens=True, initial_h=True)
 
 x = np.random.default_rng(0).standard_normal((30, 5, 16)).astype(np.float32)
 lengths = np.array([30, 12, 1, 30, 7], np.int32)

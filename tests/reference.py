@@ -13,6 +13,12 @@ so the forward direction ends at each sequence's own last step and the reverse d
 there from h0. Values of x (and dy) past a length are never read, so padding may hold anything,
 NaN included.
 
+Beyond PyTorch (fastgru._sequences): ``lengths`` may hold 0; ``mask`` (B, T) booleans say which
+steps exist, anywhere in the sequence (Keras masking); ``direction="reverse"`` runs the one
+direction from the last step to the first; ``padding="carry"`` (one direction) makes a missing
+step's output that of the step before it in processing order (zero when there is none);
+``merge`` combines a bidirectional y's halves as Keras's Bidirectional (None: the pair).
+
 Unbatched 2-D x (T, D) is accepted like PyTorch: h0 is (L*dirs, H), y (T, dirs*H), h_n
 (L*dirs, H), and batch_first does not apply (PyTorch ignores it for 2-D input too).
 """
@@ -60,29 +66,95 @@ def init_params(rng, input_size, hidden_size, num_layers=1, bidirectional=False,
 
 
 def gru_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional=False,
-                reset_after=True, batch_first=False):
+                reset_after=True, batch_first=False, mask=None, direction="forward", padding="zeros",
+                merge="concat"):
     """Returns (y, h_n) with PyTorch's shapes; see the module docstring for semantics."""
-    inp = _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first)
-    y, h_n, _ = _run_forward(inp, params, num_layers, bidirectional, reset_after)
-    return _output_y(y, inp), _output_h(h_n, inp)
+    inp = _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first, mask)
+    y, h_n, _ = _run_forward(inp, params, num_layers, bidirectional, reset_after, direction == "reverse")
+    if padding == "carry" and not bidirectional:
+        y = _carry(y, inp["mask"], direction == "reverse")
+    y = _output_y(y, inp)
+    return _merge(y, merge), _output_h(h_n, inp)
+
+
+def _carry(y, mask, reverse):
+    """A missing step's output := the last existing one before it in processing order (or 0)."""
+    y = y.copy()
+    T, B = y.shape[:2]
+    for b in range(B):
+        last = np.zeros(y.shape[2])
+        for t in (reversed(range(T)) if reverse else range(T)):
+            if mask[t, b, 0]:
+                last = y[t, b].copy()
+            else:
+                y[t, b] = last
+    return y
+
+
+def _carry_transpose(dy, mask, reverse):
+    dy = dy.copy()
+    T, B = dy.shape[:2]
+    for b in range(B):
+        acc = np.zeros(dy.shape[2])
+        order = list(reversed(range(T))) if reverse else list(range(T))
+        for t in reversed(order):  # undo the processing order
+            if mask[t, b, 0]:
+                dy[t, b] += acc
+                acc = np.zeros(dy.shape[2])
+            else:
+                acc += dy[t, b]
+                dy[t, b] = 0.0
+    return dy
+
+
+def _merge(y, merge):
+    if merge == "concat":
+        return y
+    H = y.shape[-1] // 2
+    f, r = y[..., :H], y[..., H:]
+    return {"sum": lambda: f + r, "mul": lambda: f * r, "ave": lambda: (f + r) / 2,
+            None: lambda: (f, r)}[merge]()
+
+
+def _merge_transpose(dy, y, merge):
+    """d(merged)/dy applied to dy: the cotangent of the unmerged y."""
+    if merge == "concat":
+        return dy
+    H = y.shape[-1] // 2
+    if merge is None:
+        return np.concatenate([np.asarray(d, np.float64) for d in dy], axis=-1)
+    dy = np.asarray(dy, np.float64)
+    if merge == "sum":
+        return np.concatenate([dy, dy], axis=-1)
+    if merge == "ave":
+        return np.concatenate([dy / 2, dy / 2], axis=-1)
+    return np.concatenate([dy * y[..., H:], dy * y[..., :H]], axis=-1)
 
 
 def gru_backward(x, params, h0=None, lengths=None, dy=None, dh_n=None, *, num_layers,
-                 bidirectional=False, reset_after=True, batch_first=False):
+                 bidirectional=False, reset_after=True, batch_first=False, mask=None, direction="forward",
+                 padding="zeros", merge="concat"):
     """Gradients of sum(y * dy) + sum(h_n * dh_n).
 
     Returns a dict with "x" (x's shape), "h0" ((L*dirs, B, H), or (L*dirs, H) for unbatched x,
     present even when h0 is None) and one entry per parameter in ``params``. Parameters that
     are absent (bias=False) are treated as zero and get no entry.
     """
-    inp = _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first)
-    y, h_n, caches = _run_forward(inp, params, num_layers, bidirectional, reset_after)
+    inp = _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first, mask)
+    reverse = direction == "reverse"
+    y, h_n, caches = _run_forward(inp, params, num_layers, bidirectional, reset_after, reverse)
     T, B = inp["x"].shape[:2]
     dirs = 2 if bidirectional else 1
     H = inp["H"]
+    carry = padding == "carry" and not bidirectional
+    y_shown = _carry(y, inp["mask"], reverse) if carry else y
 
+    if dy is not None:
+        dy = _merge_transpose(dy, _output_y(y_shown, inp), merge)
     dy = np.zeros((T, B, dirs * H)) if dy is None else _to_time_major(
         _check_shape("dy", dy, _output_y(y, inp).shape), inp)
+    if carry:
+        dy = _carry_transpose(dy, inp["mask"], reverse)
     dh_n = np.zeros((num_layers * dirs, B, H)) if dh_n is None else _check_shape(
         "dh_n", dh_n, _output_h(h_n, inp).shape).reshape(num_layers * dirs, B, H)
 
@@ -212,7 +284,7 @@ def _direction_backward(dy, dh_last, caches, w, reset_after):
 # Whole stack, input normalisation.
 
 
-def _run_forward(inp, params, num_layers, bidirectional, reset_after):
+def _run_forward(inp, params, num_layers, bidirectional, reset_after, reverse=False):
     x, h0, mask, H = inp["x"], inp["h0"], inp["mask"], inp["H"]
     dirs = 2 if bidirectional else 1
     T, B = x.shape[:2]
@@ -228,13 +300,13 @@ def _run_forward(inp, params, num_layers, bidirectional, reset_after):
                 raise ValueError(f"weight_ih_l{layer}{suffix} has shape {w[0].shape}, "
                                  f"expected (3*{H}, {layer_in.shape[2]})")
             y_d, h_n[idx], caches[idx] = _direction_forward(
-                layer_in, h0[idx], mask, w, reverse=(direction == 1), reset_after=reset_after)
+                layer_in, h0[idx], mask, w, reverse=(direction == 1) or reverse, reset_after=reset_after)
             outs.append(y_d)
         layer_in = np.concatenate(outs, axis=2)  # forward direction in the first H columns
     return layer_in, h_n, caches
 
 
-def _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first):
+def _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first, step_mask=None):
     """Converts the public arguments to time-major float64 (T, B, D) plus h0 and a step mask."""
     x = np.asarray(x, dtype=np.float64)
     dirs = 2 if bidirectional else 1
@@ -268,9 +340,14 @@ def _prepare(x, params, h0, lengths, num_layers, bidirectional, batch_first):
         if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
             raise ValueError(f"lengths must be an integer array of shape ({B},), "
                              f"got {lengths.dtype} {lengths.shape}")
-        if lengths.min() < 1 or lengths.max() > T:
-            raise ValueError(f"lengths must lie in [1, {T}], got {lengths}")
+        if lengths.min() < 0 or lengths.max() > T:
+            raise ValueError(f"lengths must lie in [0, {T}], got {lengths}")
     mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]  # (T, B, 1)
+    if step_mask is not None:
+        step_mask = np.asarray(step_mask, dtype=bool)
+        if step_mask.shape != (B, T):
+            raise ValueError(f"mask must have shape {(B, T)}, got {step_mask.shape}")
+        mask = mask & step_mask.T[:, :, None]
     return dict(x=x, h0=h0, mask=mask, H=H, unbatched=unbatched, batch_first=batch_first)
 
 

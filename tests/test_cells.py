@@ -690,7 +690,7 @@ def test_forms_export_to_keras_weights_and_onnx(rng, tmp_path, form, ra):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     path = tmp_path / "m.onnx"
-    gru.to_onnx(path)
+    gru.to_onnx(path, initial_h=True)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     h0 = np.zeros((2, B, H), np.float32)
     oy, oh = sess.run(["y", "h_n"], {"x": x, "h0": h0})

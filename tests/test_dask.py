@@ -254,6 +254,8 @@ def test_errors(da):
         fdask.apply(m, da.zeros((T, B, 4), chunks=(T, 4, 4), dtype=np.int32))
     with pytest.raises(ValueError, match="outputs must be one of"):
         fdask.apply(m, xd, outputs="all")
+    with pytest.raises(ValueError, match="merge='concat' models"):
+        fdask.apply(fastgru.GRU(4, 6, bidirectional=True, merge="sum"), xd)
     with pytest.raises(ValueError, match="threads_per_worker"):
         fdask.apply(m, xd, threads_per_worker=0)
     with pytest.raises(ValueError, match="unknown chunk sizes"):
@@ -261,5 +263,5 @@ def test_errors(da):
     # A bad value is found where the chunk runs, by the model's own check.
     bad = lengths.copy()
     bad[9] = T + 1
-    with pytest.raises(ValueError, match=r"lengths\[1\] = 7 is outside \[1, 6\]"):
+    with pytest.raises(ValueError, match=r"lengths\[1\] = 7 is outside \[0, 6\]"):
         fdask.apply(m, xd, bad).compute(scheduler="sync")

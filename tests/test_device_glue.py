@@ -220,3 +220,30 @@ def test_recurrent_path_controls_need_a_cuda_model():
         fcuda.set_recurrent_path(fastgru.GRU(5, 7), "auto")
     with pytest.raises(TypeError, match="fastgru.GRU"):
         fcuda.uses_persistent("model", 4)
+
+
+@pytest.mark.parametrize("options", [dict(direction="reverse", padding="carry", num_layers=2),
+                                     dict(bidirectional=True, merge="mul")], ids=["reverse-carry", "merge-mul"])
+def test_sequence_options_on_a_cuda_model(options, rng):
+    """NumPy inputs: the reorderings of fastgru._sequences run on the host around the CUDA core,
+    bit for bit the CPU model's; CUDA arrays: ValueError (not something else computed)."""
+    cpu = fastgru.GRU(5, 7, seed=3, **options)
+    gpu = copy.deepcopy(cpu).to("cuda")
+    assert gpu.config() == cpu.config() and repr(gpu) == repr(cpu)
+    x, h0, _, _ = _data(cpu, rng)
+    mask = rng.random((3, 6)) < 0.6
+    for kw in (dict(mask=mask), dict(lengths=[6, 0, 2])):
+        for got, want in zip(gpu(x, h0, **kw), cpu(x, h0, **kw)):
+            _same(got, want, f"{kw}")
+        yg, hg, cg = gpu.forward(x, h0, **kw)
+        yc, hc, cc = cpu.forward(x, h0, **kw)
+        dy = rng.standard_normal(yc.shape).astype(cpu.dtype)
+        g_gpu, g_cpu = gpu.backward(cg, dy), cpu.backward(cc, dy)
+        for k in g_cpu:
+            assert np.array_equal(g_gpu[k], g_cpu[k]), k
+    with pytest.raises(ValueError, match="with CUDA arrays is not implemented"):
+        gpu(FakeDeviceArray(x))
+    with pytest.raises(ValueError, match="mask with CUDA arrays"):
+        fastgru.GRU(5, 7, seed=3).to("cuda")(FakeDeviceArray(x), mask=mask)
+    with pytest.raises(ValueError, match="host"):
+        gpu.backward(gpu.forward(x, h0, mask=mask)[2], FakeDeviceArray(dy))

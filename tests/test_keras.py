@@ -35,6 +35,8 @@ KERAS_F64_RESET_BEFORE = Tol(atol=1e-6)
 # z leave [0, 1] and h grow several-fold per step, so float32 rounding grows with |h|: relative
 # to the largest output (~100 ulp of it) on top of the float32 floor.
 KERAS_ACT = Tol(atol=1e-5, rtol=1e-5)
+# Gradients against Keras's autograd (torch backend), float32: sums over T*B terms, as GRAD.
+KERAS_GRAD = {F32: Tol(atol=2e-5, rtol=1e-4)}
 
 # Every Keras 3 activation fastgru maps exactly; and some it cannot.
 MAPPED = ["tanh", "sigmoid", "relu", "linear", "elu", "celu", "leaky_relu", "softsign", "softplus", "hard_sigmoid"]
@@ -159,33 +161,94 @@ def test_bidirectional_matches_keras(ra, rng):
             assert_close(same.state_dict()[name], value, EXACT[F32], name)
 
 
-def test_go_backwards_recipe(rng):
-    """fastgru has no reverse-only mode: a go_backwards layer is the converted GRU run on x
-    reversed in time (Keras returns the outputs in processing order, i.e. reversed)."""
-    D, H, B, T = 3, 5, 2, 6
-    layer = _keras_gru(D, H, rng, go_backwards=True)
-    x = rng.standard_normal((B, T, D)).astype(np.float32)
-    y_k, (h_k,) = _keras_run(layer, x)
-    with pytest.warns(UserWarning, match=r"go_backwards=True.*x\[:, ::-1\]"):
-        gru = fastgru.GRU.from_keras(layer)
-    y, h_n = gru(x[:, ::-1])
-    assert_close(y, y_k, KERAS[F32], "y")
-    assert_close(h_n[0], h_k, KERAS[F32], "h_n")
+def _step_mask(rng, B, T, kind):
+    """(B, T) Keras mask: right padding, left padding (pad_sequences' default) or holes."""
+    if kind == "right":
+        return np.arange(T)[None, :] < make_lengths(rng, B, T)[:, None]
+    if kind == "left":
+        return np.arange(T)[None, :] >= rng.integers(0, T, size=B)[:, None]
+    m = rng.random((B, T)) < 0.6
+    m[:, 0] = False  # a masked first step: the output carried before any valid one
+    return m
 
-    # With masking Keras flips the mask too, so a backwards run meets the padding first (outputs
-    # zero, state untouched): reverse each sequence within its length and shift by T - len.
-    lens = np.array([T, 2])
-    xp = x.copy()
-    xp[1, 2:] = 0.0
-    y_k, (h_k,) = _keras_run(layer, xp, mask=np.arange(T)[None, :] < lens[:, None])
-    xr = xp.copy()
-    for b, n in enumerate(lens):
-        xr[b, :n] = xp[b, :n][::-1]
-    y, h_n = gru(xr, lengths=lens)
-    for b, n in enumerate(lens):
-        assert_close(y[b, :n], y_k[b, T - n:], KERAS[F32], f"y[{b}] masked")
-        assert_close(y_k[b, :T - n], np.zeros((T - n, H)), EXACT[F32], f"Keras y[{b}] padding")
-    assert_close(h_n[0], h_k, KERAS[F32], "h_n masked")
+
+@pytest.mark.parametrize("kind", ["none", "right", "left", "holes"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_mask_and_go_backwards_match_keras(go_backwards, kind, rng):
+    """from_keras reproduces a (go_backwards) GRU on the same x and mask: h_n equal; y equal for
+    a forward layer, and for a go_backwards layer Keras's y (processing order) is y[:, ::-1]."""
+    D, H, B, T = 3, 5, 4, 7
+    layer = _keras_gru(D, H, rng, go_backwards=go_backwards)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (B, H)).astype(np.float32)
+    mask = None if kind == "none" else _step_mask(rng, B, T, kind)
+    y_k, (h_k,) = _keras_run(layer, x, [h0], None if mask is None else mask)
+    gru = fastgru.GRU.from_keras(layer)
+    assert gru.direction == ("reverse" if go_backwards else "forward")
+    y, h_n = gru(x, h0[None], mask=mask)
+    assert_close(y[:, ::-1] if go_backwards else y, y_k, KERAS[F32], "y")
+    assert_close(h_n[0], h_k, KERAS[F32], "h_n")
+    # Gradients of Keras's own outputs, through its torch backend.
+    import torch
+
+    xt = torch.tensor(x, requires_grad=True)
+    out = layer(xt, initial_state=[torch.tensor(h0)], mask=None if mask is None else torch.tensor(mask))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dh = rng.standard_normal((B, H)).astype(np.float32)
+    ((out[0] * torch.tensor(dy)).sum() + (out[1] * torch.tensor(dh)).sum()).backward()
+    _, _, cache = gru.forward(x, h0[None], mask=mask)
+    grads = gru.backward(cache, dy[:, ::-1] if go_backwards else dy, dh[None])
+    assert_close(grads["x"], xt.grad.numpy(), KERAS_GRAD[F32], "dx")
+
+
+def test_masked_two_layer_stack_matches_keras(rng):
+    """Stacked masked Keras GRUs (the mask propagates) are one two-layer fastgru model."""
+    D, H, B, T = 4, 6, 3, 8
+    mask = _step_mask(rng, B, T, "holes")
+    inp, m_in = keras.Input((T, D)), keras.Input((T,), dtype="bool")
+    l1 = keras.layers.GRU(H, return_sequences=True)
+    l2 = keras.layers.GRU(H, return_sequences=True, return_state=True)
+    model = keras.Model([inp, m_in], l2(l1(inp, mask=m_in), mask=m_in))
+    _randomize(l1, rng)
+    _randomize(l2, rng)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    y_k, h_k = (_np(t) for t in model([x, mask]))
+    from fastgru.onnx import stack
+
+    gru = stack([fastgru.GRU.from_keras(l1), fastgru.GRU.from_keras(l2)], batch_first=True)
+    y, h_n = gru(x, mask=mask)
+    assert_close(y, y_k, KERAS[F32], "y")
+    assert_close(h_n[1], h_k, KERAS[F32], "h_n")
+
+
+@pytest.mark.parametrize("merge", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("kind", ["none", "holes"])
+def test_bidirectional_merge_modes_match_keras(merge, kind, rng):
+    D, H, B, T = 3, 5, 4, 6
+    bi = keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True), merge_mode=merge)
+    bi.build((None, None, D))
+    _randomize(bi, rng)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    mask = None if kind == "none" else _step_mask(rng, B, T, kind)
+    out = bi(x, mask=mask)
+    gru = fastgru.GRU.from_keras(bi)
+    assert gru.merge == merge
+    y, _ = gru(x, mask=mask)
+    if merge is None:
+        for a, b, half in zip(y, out, ("forward", "backward")):
+            assert_close(a, _np(b), KERAS[F32], f"y {half}")
+    else:
+        assert_close(y, _np(out), KERAS[F32], "y")
+    back = fastgru.load(_saved(gru))
+    assert back.merge == merge and back.config() == gru.config()
+
+
+def _saved(gru):
+    import io
+
+    buf = io.BytesIO()
+    gru.save(buf)
+    return buf.getvalue()
 
 
 def _padded_batch(rng, B, T, D, lens):
@@ -429,8 +492,8 @@ def test_bad_layers_raise(rng):
         fastgru.GRU.from_keras(keras.layers.Dense(3))
     summed = keras.layers.Bidirectional(keras.layers.GRU(4), merge_mode="sum")
     summed.build((None, None, 3))
-    with pytest.raises(ValueError, match="merge_mode='sum'"):
-        fastgru.GRU.from_keras(summed)
+    with pytest.raises(TypeError, match="merge"):
+        fastgru.GRU.from_keras(summed, merge="concat")
     # An RNN wrapping a GRUCell is the same layer.
     rnn = keras.layers.RNN(keras.layers.GRUCell(4), return_sequences=True)
     rnn.build((None, None, 3))

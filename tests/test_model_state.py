@@ -25,6 +25,8 @@ MODELS = {
     "gru-2layer-bidir-f64": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, dtype=np.float64),
     "mgu": dict(input_size=3, hidden_size=5, cell="mgu"),
     "ligru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="ligru"),
+    "reverse-2layer": dict(input_size=3, hidden_size=5, num_layers=2, direction="reverse"),
+    "bidir-merge-none": dict(input_size=3, hidden_size=5, bidirectional=True, merge=None),
 }
 
 

@@ -8,6 +8,8 @@ the ONNX equations with ONNX Runtime's sequence_lens behaviour, itself checked a
 Runtime.
 """
 
+import functools
+import pickle
 import subprocess
 import sys
 import warnings
@@ -518,7 +520,8 @@ def test_load_onnx_reads_activations_and_clip(rng):
     for attrs in cases:
         model = _weights_model(rng, **attrs)
         (gru,) = load_onnx(model).values()
-        assert type(gru) is (ReverseGRU if attrs["direction"] == "reverse" else fastgru.GRU)
+        assert type(gru) is fastgru.GRU
+        assert gru.direction == ("reverse" if attrs["direction"] == "reverse" else "forward")
         f, g = attrs["activations"][:2]
         assert gru.recurrent_activation == {"hardsigmoid": "hard_sigmoid"}.get(f.lower(), f.lower())
         assert gru.activation == g.lower() and gru.clip == attrs.get("clip")
@@ -556,7 +559,7 @@ def _rt_id(c):
 
 
 def _make_gru(c, dtype=np.float32, D=7, H=9):
-    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    cls = functools.partial(fastgru.GRU, direction="reverse") if c.get("reverse") else fastgru.GRU
     return cls(D, H, num_layers=c["L"], bias=c.get("bias", True), batch_first=c.get("batch_first", False),
                bidirectional=c.get("bidir", False), reset_after=c.get("reset_after", True), dtype=dtype, seed=3)
 
@@ -570,7 +573,7 @@ def test_export_runs_in_ort_and_loads_back(c, lengths, rng, tmp_path):
     h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
     lens = make_lengths(rng, batch, T).astype(np.int32) if lengths else None
     path = tmp_path / "m.onnx"
-    gru.to_onnx(path, sequence_lens=lengths)
+    gru.to_onnx(path, sequence_lens=lengths, initial_h=True)
     want_y, want_h = gru(x, h0, lens)
 
     feeds = {"x": x, "h0": h0} | ({"lengths": lens} if lengths else {})
@@ -593,7 +596,7 @@ def test_export_float64_and_without_h0(rng, tmp_path):
     """float64 models export and load back exactly (ONNX Runtime has no float64 GRU kernel); a
     model exported without initial_h takes x alone."""
     gru = fastgru.GRU(4, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
-    model = export_gru(gru, tmp_path / "m64.onnx")
+    model = export_gru(gru, tmp_path / "m64.onnx", initial_h=True)
     inits = {t.name: t for t in model.graph.initializer}
     assert all(inits[f"{w}_l{k}"].data_type == TensorProto.DOUBLE for w in "WRB" for k in range(2))
     assert model.ir_version <= 10 and model.opset_import[0].version == 14
@@ -651,7 +654,7 @@ _GRU_KEYS = ("L", "bidir", "reverse", "batch_first", "reset_after", "bias")
 
 
 def _make_act_gru(c, dtype=np.float32, D=7, H=9):
-    cls = ReverseGRU if c.get("reverse") else fastgru.GRU
+    cls = functools.partial(fastgru.GRU, direction="reverse") if c.get("reverse") else fastgru.GRU
     extra = {k: v for k, v in c.items() if k not in _GRU_KEYS}
     reset_after = c.get("reset_after", None if c.get("cell") == "mgu" else True)
     return cls(D, H, num_layers=c["L"], batch_first=c.get("batch_first", False), bidirectional=c.get("bidir", False),
@@ -666,7 +669,7 @@ def test_export_with_activations_runs_in_ort_and_loads_back(c, rng, tmp_path):
     h0 = rng.uniform(-1, 1, (gru.num_layers * gru.num_directions, batch, 9)).astype(np.float32)
     lens = make_lengths(rng, batch, T).astype(np.int32)
     path = tmp_path / "m.onnx"
-    model = gru.to_onnx(path, sequence_lens=True)
+    model = gru.to_onnx(path, sequence_lens=True, initial_h=True)
     want_y, want_h = gru(x, h0, lens)
 
     node = next(n for n in model.graph.node if n.op_type == "GRU")
@@ -734,7 +737,7 @@ def test_stack_cell_forms_and_activations(rng):
 @pytest.mark.parametrize("lengths", [False, True])
 def test_reverse_gru_is_the_reverse_half_of_a_bidirectional_gru(batch_first, lengths, rng):
     bi = fastgru.GRU(5, 7, bidirectional=True, batch_first=batch_first, seed=4)
-    rev = ReverseGRU(5, 7, batch_first=batch_first, seed=0)
+    rev = fastgru.GRU(5, 7, batch_first=batch_first, seed=0, direction="reverse")
     rev.load_state_dict({k.replace("_reverse", ""): v for k, v in bi.state_dict().items() if "_reverse" in k})
     T, batch = 6, 4
     x = rng.standard_normal((batch, T, 5) if batch_first else (T, batch, 5)).astype(np.float32)
@@ -758,21 +761,24 @@ def test_reverse_gru_is_the_reverse_half_of_a_bidirectional_gru(batch_first, len
         assert_close(grads[name], grads_bi[name + "_reverse"], REORDER[F32], name)
 
 
-def test_reverse_gru_unbatched_and_errors(rng):
+def test_reverse_gru_unbatched_and_errors(rng, tmp_path):
     rev = ReverseGRU(3, 4, seed=0)
+    assert isinstance(rev, fastgru.GRU) and rev.direction == "reverse"
     x = rng.standard_normal((5, 3)).astype(np.float32)
     y, h_n = rev(x)
     y_b, h_b = rev(x[:, None, :])
     assert_close(y, y_b[:, 0], EXACT, "unbatched y")
     assert_close(h_n, h_b[:, 0], EXACT, "unbatched h_n")
-    assert "ReverseGRU" in repr(rev)
+    assert "direction='reverse'" in repr(rev)
     with pytest.raises(ValueError, match="step"):
         rev.step(x[0], rev.initial_state())
     with pytest.raises(ValueError, match="bidirectional"):
         ReverseGRU(3, 4, bidirectional=True)
-    with pytest.raises(NotImplementedError, match="to_onnx"):
-        rev.save("unused.npz")
-    with pytest.raises(TypeError):
+    rev.save(tmp_path / "rev.npz")
+    back = fastgru.load(tmp_path / "rev.npz")
+    assert back.direction == "reverse" and back.config() == rev.config()
+    assert_close(back(x)[0], y, EXACT, "y after save/load")
+    with pytest.raises(ValueError, match="reverse-only"):
         rev.to_torch()
     with pytest.raises(ValueError, match="lengths"):
         rev(x[:, None, :], lengths=[6])
@@ -836,12 +842,94 @@ def _weights_model(rng, node_name="enc", **attrs):
     return _weights_as_initializers(model, inits, list(inits))
 
 
+PER_DIRECTION = [dict(activations=["Relu", "Tanh", "Sigmoid", "Tanh"]),
+                 dict(activations=["Sigmoid", "Elu"] * 2, activation_alpha=[0.5, 0.25], clip=2.0),
+                 dict(activations=["HardSigmoid", "Tanh", "Sigmoid", "Softsign"], activation_alpha=[0.3],
+                      activation_beta=[0.4], linear_before_reset=1)]
+
+
+@pytest.mark.parametrize("attrs", PER_DIRECTION, ids=["activations", "alpha-clip", "hard-sigmoid-lbr"])
+def test_bidirectional_node_with_per_direction_activations_loads(attrs, rng, tmp_path):
+    """Such a node becomes a BidirectionalPair (a forward and a direction='reverse' GRU), which
+    computes what ONNX Runtime and gru_op compute, exports back to one node, and has gradients."""
+    from fastgru.onnx import BidirectionalPair
+
+    model = _weights_model(rng, direction="bidirectional", **attrs)
+    (pair,) = load_onnx(model).values()
+    assert isinstance(pair, BidirectionalPair) and pair.reverse_model.direction == "reverse"
+    T, batch, D, H = 6, 3, 3, 4
+    x = rng.standard_normal((T, batch, D)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (2, batch, H)).astype(np.float32)
+    lens = np.array([6, 0, 2], np.int32)
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    Y, Y_h = gru_op(x, inits["W"], inits["R"], inits["B"], lens, h0, direction="bidirectional", **attrs)
+    y, h_n = pair(x, h0, lens)
+    want_y = Y.transpose(0, 2, 1, 3).reshape(T, batch, 2 * H)
+    assert_close(y, want_y, REORDER[F32], "y vs gru_op")  # gru_op runs the empty sequence: another batch
+    keep = lens > 0  # gru_op (ONNX Runtime) gives Y_h = 0 for an empty sequence, a GRU h_n = h0
+    assert_close(h_n[:, keep], Y_h[:, keep], REORDER[F32], "h_n vs gru_op")
+    ort = _ort_gru(x, inits["W"], inits["R"], inits["B"], lens, h0, direction="bidirectional", hidden_size=H,
+                   **attrs)
+    assert_close(y, ort[0].transpose(0, 2, 1, 3).reshape(T, batch, 2 * H), ACT_ORT_TOL, "y vs ONNX Runtime")
+    # Exported as one node with both directions' activations, loaded back: the same model.
+    back = next(iter(load_onnx(pair.to_onnx(tmp_path / "pair.onnx")).values()))
+    assert isinstance(back, BidirectionalPair) and repr(back) == repr(pair)
+    assert_close(back(x, h0, lens)[0], y, EXACT, "y after to_onnx / load_onnx")
+    copied = pickle.loads(pickle.dumps(pair))
+    assert_close(copied(x, h0, lens)[0], y, EXACT, "y after pickle")
+    # Gradients: the two halves' own, combined as a bidirectional GRU's.
+    _, _, cache = pair.forward(x, h0, lens)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    grads = pair.backward(cache, dy, None)
+    gf = pair.forward_model.backward(pair.forward_model.forward(x, h0[:1], lens)[2], dy[..., :H])
+    gr = pair.reverse_model.backward(pair.reverse_model.forward(x, h0[1:], lens)[2], dy[..., H:])
+    assert_close(grads["x"], gf["x"] + gr["x"], EXACT, "dx")
+    assert_close(grads["weight_hh_l0_reverse"], gr["weight_hh_l0"], EXACT, "dR reverse")
+    assert set(grads) == {"x", "h0"} | set(pair.state_dict())
+
+
+def test_bidirectional_pair_with_one_activation_is_the_bidirectional_gru(rng):
+    from fastgru.onnx import BidirectionalPair
+
+    bi = fastgru.GRU(3, 5, bidirectional=True, batch_first=True, seed=1)
+    pair = BidirectionalPair(fastgru.GRU(3, 5, batch_first=True), fastgru.GRU(3, 5, batch_first=True,
+                                                                               direction="reverse"))
+    pair.load_state_dict(bi.state_dict())
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (2, 4, 5)).astype(np.float32)
+    mask = rng.random((4, 6)) < 0.7
+    for a, b in zip(pair(x, h0, mask=mask), bi(x, h0, mask=mask)):
+        assert_close(a, b, REORDER[F32], "pair vs bidirectional")
+    dy, dh = rng.standard_normal((4, 6, 10)).astype(np.float32), rng.standard_normal((2, 4, 5)).astype(np.float32)
+    g = pair.backward(pair.forward(x, h0, mask=mask)[2], dy, dh)
+    g_bi = bi.backward(bi.forward(x, h0, mask=mask)[2], dy, dh)
+    for k, v in g_bi.items():
+        assert_close(g[k], v, REORDER[F32], f"d{k}")
+    with pytest.raises(ValueError, match="direction='reverse'"):
+        BidirectionalPair(fastgru.GRU(3, 5), fastgru.GRU(3, 5))
+    with pytest.raises(ValueError, match="differ in .*hidden_size"):
+        BidirectionalPair(fastgru.GRU(3, 5), fastgru.GRU(3, 4, direction="reverse"))
+
+
+def test_load_onnx_with_weights_as_graph_inputs(rng):
+    """W, R, B fed as graph inputs: load_onnx(weights=...) takes their values; without them the
+    error says how (weights= or gru_op)."""
+    X, W, R, B = _op_args(rng)
+    fed = _gru_model(np.float32, with_B=True, with_seq=False, with_h0=False, hidden_size=4)
+    with pytest.raises(ValueError, match=r"'gru'.*W \('W'\).*graph input.*weights=\{'W': array\}.*gru_op"):
+        load_onnx(fed)
+    (gru,) = load_onnx(fed, weights={"W": W, "R": R, "B": B}).values()
+    Y, Y_h = gru_op(X, W, R, B)
+    y, h_n = gru(X)
+    assert_close(y, Y[:, 0], EXACT, "y")
+    assert_close(h_n, Y_h, EXACT, "h_n")
+    with pytest.raises(ValueError, match="not graph inputs"):
+        load_onnx(fed, weights={"W": W, "R": R, "B": B, "X": X, "nope": W})
+    with pytest.raises(TypeError, match="weights must be a dict"):
+        load_onnx(fed, weights=[W, R, B])
+
+
 def test_load_onnx_errors(rng):
-    with pytest.raises(NotImplementedError, match="'enc'.*differ in activations .*gru_op"):
-        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Relu", "Tanh", "Sigmoid", "Tanh"]))
-    with pytest.raises(NotImplementedError, match="'enc'.*differ in activation_alpha"):
-        load_onnx(_weights_model(rng, direction="bidirectional", activations=["Sigmoid", "Elu"] * 2,
-                                 activation_alpha=[0.5, 0.25]))
     with pytest.raises(ValueError, match="'enc'.*clip must be > 0"):
         load_onnx(_weights_model(rng, clip=-1.0))
     with pytest.raises(ValueError, match="'enc'.*direction"):
@@ -849,8 +937,6 @@ def test_load_onnx_errors(rng):
     unnamed = _weights_model(rng, node_name="")
     assert list(load_onnx(unnamed)) == ["Y"]  # keyed by its first output's name
     fed = _gru_model(np.float32, with_B=False, with_seq=False, with_h0=False, hidden_size=4)
-    with pytest.raises(ValueError, match="'gru'.*W.*not an initializer"):
-        load_onnx(fed)
     with pytest.raises(TypeError, match="path, bytes or onnx.ModelProto"):
         load_onnx(42)
     empty = helper.make_model(helper.make_graph([], "g", [], []))
@@ -895,3 +981,51 @@ def test_carry_padding_is_not_exported_as_zeros(tmp_path):
         gru.to_onnx(tmp_path / "m.onnx", sequence_lens=True)
     gru.to_onnx(tmp_path / "m.onnx")
     fastgru.GRU(3, 4, padding="carry", bidirectional=True).to_onnx(tmp_path / "b.onnx", sequence_lens=True)
+
+
+@pytest.mark.parametrize("kind", ["forward", "reverse", "bidirectional"])
+def test_default_export_runs_on_x_alone_and_takes_lengths_of_zero(kind, rng, tmp_path):
+    """to_onnx's model needs only x (a zero initial state, as a torch.onnx export); with
+    sequence_lens=True an int32 lengths (B,) input, where 0 gives zero outputs and h_n (= the
+    zero h0, so fastgru and ONNX Runtime agree)."""
+    gru = fastgru.GRU(3, 4, num_layers=2, bidirectional=kind == "bidirectional", batch_first=True, seed=0,
+                      direction="reverse" if kind == "reverse" else "forward")
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    plain = gru.to_onnx(tmp_path / "x.onnx")
+    assert [i.name for i in plain.graph.input] == ["x"]
+    y, h_n = _session(str(tmp_path / "x.onnx")).run(["y", "h_n"], {"x": x})
+    want_y, want_h = gru(x)
+    assert_close(y, want_y, ORT_TOL, "y")
+    assert_close(h_n, want_h, ORT_TOL, "h_n")
+
+    model = gru.to_onnx(tmp_path / "lens.onnx", sequence_lens=True)
+    inputs = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
+    assert inputs == {"x": TensorProto.FLOAT, "lengths": TensorProto.INT32}
+    lens = np.array([5, 0, 2, 3], np.int32)
+    y, h_n = _session(str(tmp_path / "lens.onnx")).run(["y", "h_n"], {"x": x, "lengths": lens})
+    want_y, want_h = gru(x, lengths=lens)
+    assert_close(y, want_y, ORT_TOL, "y with lengths")
+    assert_close(h_n, want_h, ORT_TOL, "h_n with lengths")
+    assert np.all(y[1] == 0) and np.all(h_n[:, 1] == 0)
+    back = stack(load_onnx(tmp_path / "lens.onnx").values(), batch_first=True)
+    assert back.direction == gru.direction
+    assert_close(back(x, lengths=lens)[0], want_y, EXACT, "y after load_onnx")
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("merge", ["sum", "mul", "ave", None])
+def test_export_of_a_merge_runs_in_ort(merge, batch_first, rng, tmp_path):
+    """Keras's merge modes are written as ops on the last node's two halves (merge=None: two
+    outputs y_forward, y_reverse); load_onnx reads the GRU nodes (concatenating ones)."""
+    gru = fastgru.GRU(3, 4, num_layers=2, bidirectional=True, merge=merge, batch_first=batch_first, seed=2)
+    x = rng.standard_normal((5, 6, 3) if batch_first else (6, 5, 3)).astype(np.float32)
+    lens = np.array([6, 0, 3, 1, 6], np.int32)
+    gru.to_onnx(tmp_path / "m.onnx", sequence_lens=True)
+    names = ["y_forward", "y_reverse", "h_n"] if merge is None else ["y", "h_n"]
+    got = _session(str(tmp_path / "m.onnx")).run(names, {"x": x, "lengths": lens})
+    y, h_n = gru(x, lengths=lens)
+    for a, b, what in zip(got, [*(y if merge is None else [y]), h_n], names):
+        assert_close(a, b, ORT_TOL, what)
+    back = stack(load_onnx(tmp_path / "m.onnx").values(), batch_first=batch_first)
+    assert back.merge == "concat"
+    assert_close(back(x, lengths=lens)[1], h_n, EXACT, "h_n after load_onnx")

@@ -23,6 +23,8 @@ MODELS = {
     "type3": dict(input_size=3, hidden_size=5, gates="type3"),
     "mgu": dict(input_size=3, hidden_size=5, cell="mgu"),
     "ligru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="ligru"),
+    "reverse-2layer-carry": dict(input_size=3, hidden_size=5, num_layers=2, direction="reverse", padding="carry"),
+    "bidir-merge-mul": dict(input_size=3, hidden_size=5, bidirectional=True, merge="mul", batch_first=True),
     "onnx-activations-clip": dict(input_size=3, hidden_size=5, activation="leakyrelu", activation_alpha=0.1,
                                   recurrent_activation="hardsigmoid", clip=2.5),
 }
@@ -70,9 +72,12 @@ def test_copy_computes_the_same_bits(kind, how):
     ym, hm, cache_m = m.forward(x, h0, lengths)
     assert np.array_equal(yc, ym) and np.array_equal(hc, hm)
     dy = np.random.default_rng(2).standard_normal(ym.shape).astype(m.dtype)
+    mask = np.random.default_rng(4).random((3, x.shape[1] if m.batch_first else x.shape[0])) < 0.7
+    for got, want in zip(c(x, h0, mask=mask), m(x, h0, mask=mask)):
+        assert np.array_equal(got, want)
     _assert_same_arrays(c.backward(cache_c, dy), m.backward(cache_m, dy))
     _assert_same_arrays(c.state_dict(), m.state_dict())
-    if not m.bidirectional:
+    if not m.bidirectional and m.direction == "forward":
         state = m.initial_state(3)
         x_t = x[:, 0] if m.batch_first else x[0]
         for got, want in zip(c.step(x_t, state), m.step(x_t, state)):

@@ -69,6 +69,11 @@ def test_imports_and_names_the_extra_without_ray():
 
 # In-process: the predictor alone.
 
+def test_predictor_refuses_merged_outputs():
+    with pytest.raises(ValueError, match="merge='concat' models"):
+        GRUPredictor(fastgru.GRU(2, 3, bidirectional=True, merge=None))
+
+
 @pytest.mark.parametrize("kind", MODELS)
 def test_predictor_uniform_batch(kind):
     m = _model(kind)

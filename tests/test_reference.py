@@ -333,8 +333,46 @@ def test_unbatched_equals_batch_of_one(bidirectional):
         np.testing.assert_array_equal(g[k], g1[k], err_msg=k)
 
 
-@pytest.mark.parametrize("lengths", [[0, 2, 1], [1, 5, 1], [1, 2], [1.0, 2.0, 3.0]],
-                         ids=["zero", "over-T", "count", "float"])
+# Lengths of 0, masks, direction="reverse", padding="carry" and merges (fastgru._sequences).
+SEQ_CONFIGS = [
+    dict(lengths=[0, 2, 1]),
+    dict(mask=[[1, 0, 1, 1], [0, 0, 0, 0], [0, 1, 1, 0]], bidirectional=True, num_layers=2),
+    dict(mask=[[0, 1, 0, 1], [1, 1, 0, 0], [0, 0, 1, 1]], direction="reverse", padding="carry", num_layers=2),
+    dict(lengths=[4, 0, 2], direction="reverse", padding="carry"),
+    dict(mask=[[1, 0, 1, 1], [0, 1, 0, 0], [1, 1, 1, 0]], padding="carry"),
+    dict(bidirectional=True, merge="mul", mask=[[1, 0, 1, 1], [1, 1, 1, 1], [0, 1, 1, 0]]),
+    dict(bidirectional=True, merge="ave"),
+    dict(bidirectional=True, merge="sum", lengths=[4, 0, 1]),
+    dict(bidirectional=True, merge=None),
+]
+
+
+@pytest.mark.parametrize("cfg", SEQ_CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()
+                                                                     if k not in ("mask", "lengths")))
+def test_sequence_options_match_finite_differences(cfg):
+    cfg = dict(cfg)
+    lengths = None if "lengths" not in cfg else np.array(cfg.pop("lengths"))
+    mask = None if "mask" not in cfg else np.array(cfg.pop("mask"), bool)
+    kw = dict(num_layers=cfg.pop("num_layers", 1), bidirectional=cfg.pop("bidirectional", False), **cfg,
+              mask=mask)
+    params, x, h0, _, dh_n = _problem(7, num_layers=kw["num_layers"], bidirectional=kw["bidirectional"], bias=True,
+                                      batch_first=False, T=4, B=3)
+    y, _ = gru_forward(x, params, h0, lengths, **kw)
+    rng = np.random.default_rng(3)
+    dy = tuple(rng.standard_normal(a.shape) for a in y) if isinstance(y, tuple) else rng.standard_normal(y.shape)
+
+    def loss():
+        yy, h_n = gru_forward(x, params, h0, lengths, **kw)
+        parts = zip(yy, dy) if isinstance(yy, tuple) else [(yy, dy)]
+        return sum(np.sum(a * b) for a, b in parts) + np.sum(h_n * dh_n)
+
+    grads = gru_backward(x, params, h0, lengths, dy, dh_n, **kw)
+    for key, a in {"x": x, "h0": h0, **params}.items():
+        np.testing.assert_allclose(grads[key], _numeric_grad(loss, a), rtol=FD_RTOL, atol=FD_ATOL, err_msg=key)
+
+
+@pytest.mark.parametrize("lengths", [[-1, 2, 1], [1, 5, 1], [1, 2], [1.0, 2.0, 3.0]],
+                         ids=["negative", "over-T", "count", "float"])
 def test_bad_lengths_raise(lengths):
     params, x, _, _, _ = _problem(11, num_layers=1, bidirectional=False, bias=True,
                                   batch_first=False)

@@ -14,7 +14,6 @@ its parameters (``KERAS_ACTIVATIONS``); any other raises ValueError naming it.
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -179,12 +178,12 @@ def _variable_to_numpy(v: Any) -> np.ndarray:
 
 
 def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool, dict[str, Any]]:
+    """(weights per direction, reset_after, the GRU's activation / direction / merge arguments)."""
     keras = _keras_module()
     if isinstance(layer, keras.layers.Bidirectional):
-        if layer.merge_mode != "concat":
-            raise ValueError(f"Bidirectional(merge_mode={layer.merge_mode!r}) is not supported: fastgru "
-                             "concatenates the directions (forward first). Convert from "
-                             "layer.get_weights() and merge y[..., :H] and y[..., H:] yourself")
+        if layer.merge_mode not in ("concat", "sum", "mul", "ave", None):
+            raise ValueError(f"Bidirectional(merge_mode={layer.merge_mode!r}) is not one fastgru has "
+                             "(concat, sum, mul, ave, None)")
         fwd, bwd = layer.forward_layer, layer.backward_layer
         if getattr(fwd, "go_backwards", False) or not getattr(bwd, "go_backwards", True):
             raise ValueError("Bidirectional: expected a forward layer with go_backwards=False and a "
@@ -199,12 +198,12 @@ def _directions_from_layer(layer: Any) -> tuple[list[list[np.ndarray]], bool, di
                              f"{mf['activation']}) differ from the backward layer's "
                              f"({mb['recurrent_activation']}, {mb['activation']}); fastgru applies one pair to "
                              "both directions")
-        return [wf, wb], raf, mf
+        return [wf, wb], raf, {**mf, **({} if layer.merge_mode == "concat" else {"merge": layer.merge_mode})}
     ws, ra, math = _gru_layer_weights(layer, "from_keras")
     if layer.go_backwards:
-        warnings.warn("the Keras GRU has go_backwards=True, which fastgru does not model: feed "
-                      "x[:, ::-1] to the converted GRU to get the Keras layer's outputs "
-                      "(see docs/API.md, 'Keras')", UserWarning, stacklevel=4)
+        # Keras returns the outputs of a go_backwards layer in processing order; fastgru puts
+        # each at the step it belongs to (ONNX's reverse): Keras's y is fastgru's y[:, ::-1].
+        math["direction"] = "reverse"
     return [ws], ra, math
 
 
@@ -231,7 +230,7 @@ def from_keras(cls: Any, obj: Any, reset_after: bool | None = None, **kwargs: An
         names = ["weights"] if len(raw) == 1 else ["forward weights", "backward weights"]
         parsed = [_direction_from_weights(ws, reset_after, n) for ws, n in zip(raw, names)]
     elif keras is not None and isinstance(obj, keras.layers.Layer):
-        clash = [k for k in _MATH if k in kwargs]
+        clash = [k for k in (*_MATH, "direction", "merge") if k in kwargs]
         if clash:
             raise TypeError(f"from_keras() takes {', '.join(clash)} from the Keras layer; do not pass them")
         raw, layer_ra, math = _directions_from_layer(obj)

@@ -69,7 +69,9 @@ def float_array(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
     return np.asarray(arr, dtype=dtype, order="C")  # not ascontiguousarray: it makes a 0-d array 1-d
 
 
-def lengths_array(lengths: Any, batch: int, steps: int) -> np.ndarray:
+def lengths_array(lengths: Any, batch: int, steps: int, minimum: int = 1) -> np.ndarray:
+    """lengths (B,) as int64, each in [minimum, steps] (0 allowed where the caller runs empty
+    sequences itself: fastgru._sequences)."""
     arr = lengths if isinstance(lengths, np.ndarray) else np.asarray(lengths)
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise TypeError(f"lengths must be an integer array, got dtype {arr.dtype}")
@@ -80,10 +82,10 @@ def lengths_array(lengths: Any, batch: int, steps: int) -> np.ndarray:
             raise ValueError(f"lengths must be finite integers, got {arr.tolist()}")
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"lengths must be whole numbers, got {arr.tolist()}")
-    bad = (arr < 1) | (arr > steps)
+    bad = (arr < minimum) | (arr > steps)
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"lengths[{i}] = {arr[i]} is outside [1, {steps}] (the sequence length)")
+        raise ValueError(f"lengths[{i}] = {arr[i]} is outside [{minimum}, {steps}] (the sequence length)")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 

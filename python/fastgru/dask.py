@@ -108,6 +108,8 @@ def apply(model: GRU, x: Any, lengths: Any = None, h0: Any = None, *, outputs: s
     da = require("dask.array", "fastgru.dask.apply")
     if not isinstance(model, GRU):
         raise TypeError(f"model must be a fastgru.GRU, got {type(model).__name__}")
+    if model.merge != "concat":  # y's blocks are laid out for the concatenated halves
+        raise ValueError(f"fastgru.dask.apply runs merge='concat' models; this one has merge={model.merge!r}")
     if not isinstance(x, da.Array):
         raise TypeError(f"x must be a dask.array.Array, got {type(x).__name__}; call the model directly on a "
                         "NumPy array, or wrap it with dask.array.from_array(x, chunks=...)")

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _core, cells
+from . import _sequences as S
 from ._validation import check_bool, check_choice, check_dropout, check_shape, check_size, float_array, lengths_array
 from .errors import listing
 
@@ -51,6 +52,8 @@ class Spec:
     form: cells.Form = cells.STANDARD
     math: cells.CellMath = cells.STANDARD_MATH  # activations and clip
     bn_eps: float | None = None  # the Light GRU's batch norm epsilon (None for the other forms)
+    direction: str = "forward"  # "reverse": one direction reading each sequence backwards (_sequences)
+    merge: str | None = "concat"  # how y holds a bidirectional model's two halves (_sequences.MERGES)
 
     @property
     def batch_norm(self) -> bool:
@@ -138,6 +141,11 @@ class GruCache:
     # bn_running_var_l{k}[_reverse] name to this batch's mean / unbiased variance over its valid steps.
     batch_statistics: bool = False
     batch_stats: dict[str, np.ndarray] | None = None
+    padding: str = "zeros"
+    # The reordering around the core (fastgru._sequences) and, for merge="mul", the unmerged y
+    # (user layout) its backward multiplies by; None when not needed.
+    plan: Any = None
+    unmerged_y: np.ndarray | None = None
     _digest: bytes = field(default=b"", init=False, repr=False)  # set by seal_cache
 
 
@@ -152,7 +160,8 @@ def _cache_digest(cache: GruCache) -> bytes:
     lens, data = cache.lengths, cache.data
     fields = (cache.steps, cache.batch, cache.dropout, cache.seed, cache.unbatched, _dtype_str(cache.x_dtype),
               cache.batch_statistics, tuple(data.shape), _dtype_str(data.dtype), id(data), id(cache.core),
-              id(cache.spec), id(cache.token), None if lens is None else (_dtype_str(lens.dtype), lens.shape))
+              id(cache.spec), id(cache.token), None if lens is None else (_dtype_str(lens.dtype), lens.shape),
+              cache.padding, id(cache.plan), id(cache.unmerged_y))
     h = hashlib.blake2b(repr(fields).encode(), key=_CACHE_KEY, digest_size=16)
     if lens is not None:
         h.update(np.ascontiguousarray(lens).tobytes())
@@ -221,36 +230,67 @@ def state_array(spec: Spec, name: str, h: Any, batch: int, unbatched: bool) -> n
 
 
 def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any, *, keep_cache: bool,
-                dropout: float, seed: int,
-                batch_statistics: bool = False) -> tuple[np.ndarray, np.ndarray, GruCache | None]:
+                dropout: float, seed: int, batch_statistics: bool = False, mask: Any = None,
+                padding: str = "zeros") -> tuple[Any, np.ndarray, GruCache | None]:
     x_dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     xt, unbatched = to_time_major(spec, x)
     steps, batch = xt.shape[0], xt.shape[1]
     h = None if h0 is None else state_array(spec, "h0", h0, batch, unbatched)
-    lens = None
+    lens = valid = None
+    if lengths is not None and mask is not None:
+        raise ValueError("pass lengths or mask, not both (a mask that is False from each length on is the "
+                         "same as those lengths)")
     if lengths is not None:
         if unbatched:
             raise ValueError("lengths needs a batched (3-D) x")
-        lens = lengths_array(lengths, batch, steps)
+        lens = lengths_array(lengths, batch, steps, minimum=0)
         if keep_cache:
             lens = frozen(lens)  # the cache's own copy: changing the caller's array cannot change it
+    if mask is not None:
+        if unbatched:
+            raise ValueError("mask needs a batched (3-D) x")
+        valid = S.mask_array(mask, batch, steps)
+    carry = padding == "carry" and not spec.bidirectional
+    plan = None
+    core_x, core_h, core_lens = xt, h, lens
+    if S.needed(lens, valid, spec.direction == "reverse"):
+        plan = S.make_plan(steps, batch, lens, valid, spec.direction == "reverse", carry)
+        core_x, core_lens = S.gather_x(plan, xt), plan.core_lengths
+        core_h = None if h is None else np.ascontiguousarray(h[:, plan.active])
     batch_statistics = batch_statistics and spec.batch_norm
     stats = None
+    LD, width = spec.num_layers * spec.directions, spec.directions * spec.hidden_size
     if batch_statistics:
-        rows = steps * batch if lens is None else int(lens.sum())
+        rows = (int(plan.x_index.size if core_lens is None else core_lens.sum()) if plan is not None
+                else steps * batch if lens is None else int(lens.sum()))
         if rows < 2:  # PyTorch's BatchNorm refuses this too: the variance of one value is undefined
             raise ValueError("batch norm with batch statistics needs more than one valid step in the batch "
                              f"(this batch has {rows}); use training=False for a single step")
-        stats = np.empty((spec.num_layers * spec.directions, 2, 2 * spec.hidden_size), spec.dtype)
-        y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed, True, stats)
+        stats = np.empty((LD, 2, 2 * spec.hidden_size), spec.dtype)
+    y: Any
+    h_n: Any
+    if plan is not None and plan.active.size == 0:  # every sequence is empty: nothing for the core
+        y, h_n, data = None, None, frozen(np.empty(0, spec.dtype))
+    elif batch_statistics:
+        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed, True, stats)
     else:
-        y, h_n, data = core.forward(xt, h, lens, keep_cache, dropout, seed)
+        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed)
+    if plan is not None:
+        y = S.scatter_y(plan, y, width, spec.dtype)
+        h_n = S.scatter_state(plan, h_n, h, (LD, batch, spec.hidden_size), spec.dtype)
+    elif carry and lens is not None:
+        from ._keras import carry_outputs
+
+        carry_outputs(y, lens, False)  # time-major, in place
+    y = from_time_major(spec, y, unbatched)
+    merged = S.merge_outputs(spec.merge, y)
     cache = None
     if keep_cache:
         cache = seal_cache(GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched,
                                     np.dtype(x_dtype), batch_statistics,
-                                    None if stats is None else _stats_dict(spec, stats)))
-    return from_time_major(spec, y, unbatched), (h_n[:, 0, :] if unbatched else h_n), cache
+                                    None if stats is None else _stats_dict(spec, stats), padding, plan,
+                                    frozen(y) if spec.merge == "mul" else None))
+    return merged, (h_n[:, 0, :] if unbatched else h_n), cache
 
 
 def _stats_dict(spec: Spec, stats: np.ndarray) -> dict[str, np.ndarray]:
@@ -263,25 +303,50 @@ def _stats_dict(spec: Spec, stats: np.ndarray) -> dict[str, np.ndarray]:
 
 def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
     check_cache(cache)
-    spec = cache.spec
+    spec, plan = cache.spec, cache.plan
+    T, B, H = cache.steps, cache.batch, spec.hidden_size
+    HD = spec.directions * H
+    layout = (T,) if cache.unbatched else (B, T) if spec.batch_first else (T, B)
+    dy = S.unmerge_cotangent(spec.merge, dy, cache.unmerged_y, (*layout, H), spec.dtype)
     dyt = None
     if dy is not None:
         arr = float_array("dy", dy, spec.dtype)
-        T, B, HD = cache.steps, cache.batch, spec.directions * spec.hidden_size
-        expected = (T, HD) if cache.unbatched else (B, T, HD) if spec.batch_first else (T, B, HD)
-        check_shape("dy", arr, expected)
+        check_shape("dy", arr, (*layout, HD))
         dyt = arr[:, None, :] if cache.unbatched else arr.transpose(1, 0, 2) if spec.batch_first else arr
         dyt = np.ascontiguousarray(dyt)
     dh = None if dh_n is None else state_array(spec, "dh_n", dh_n, cache.batch, cache.unbatched)
-    dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dyt, dh,
-                                             cache.dropout, cache.seed, cache.batch_statistics)
-    grads = {"x": from_time_major(spec, dx, cache.unbatched), "h0": dh0[:, 0, :] if cache.unbatched else dh0}
     names = cells.internal_grad_names(spec.form, spec.num_layers, spec.bidirectional, spec.bias)
-    flat = [g for layer in per_layer for g in layer]
-    public = cells.to_public_grads(spec.form, spec.hidden_size, dict(zip(names, flat)))
+    state_shape = (spec.num_layers * spec.directions, B, H)
+    if plan is None:
+        if dyt is not None and cache.padding == "carry" and cache.lengths is not None and not spec.bidirectional:
+            from ._keras import carry_cotangent
+
+            dyt = carry_cotangent(dyt, cache.lengths, False, spec.dtype, dyt.shape)
+        dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dyt, dh,
+                                                 cache.dropout, cache.seed, cache.batch_statistics)
+        flat = [g for layer in per_layer for g in layer]
+    elif plan.active.size == 0:  # no sequence reached the core: h_n was h0
+        dx = np.zeros((T, B, spec.input_size), spec.dtype)
+        dh0 = S.scatter_state(plan, None, dh, state_shape, spec.dtype)
+        flat = None
+    else:
+        core_dy = None if dyt is None else S.gather_dy(plan, dyt)
+        core_dh = None if dh is None else np.ascontiguousarray(dh[:, plan.active])
+        dxc, dh0c, per_layer = cache.core.backward(cache.data, plan.core_steps, plan.active.size,
+                                                   plan.core_lengths, core_dy, core_dh, cache.dropout, cache.seed,
+                                                   cache.batch_statistics)
+        dx = S.scatter_dx(plan, dxc, spec.dtype, spec.input_size)
+        dh0 = S.scatter_state(plan, dh0c, dh, state_shape, spec.dtype)
+        flat = [g for layer in per_layer for g in layer]
+    grads = {"x": from_time_major(spec, dx, cache.unbatched), "h0": dh0[:, 0, :] if cache.unbatched else dh0}
+    shapes = spec.param_shapes()
+    if flat is None:
+        public = {k: np.zeros(shape, spec.dtype) for k, shape in shapes.items()}
+    else:
+        public = cells.to_public_grads(spec.form, spec.hidden_size, dict(zip(names, flat)))
     # In state_dict order; internal-only arrays (the Light GRU's bias_hh when bias=False) and the
     # running statistics (buffers) have none.
-    grads.update((k, public[k]) for k in spec.param_shapes() if not cells.is_buffer(k))
+    grads.update((k, public[k]) for k in shapes if not cells.is_buffer(k))
     return grads
 
 
@@ -370,18 +435,24 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                 activation: str | None = None, recurrent_activation: str = "sigmoid",
                 activation_alpha: float | None = None, activation_beta: float | None = None,
                 recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
-                clip: float | None = None, bn_eps: float | None = None) -> tuple[np.ndarray, np.ndarray, GruCache]:
+                clip: float | None = None, bn_eps: float | None = None, direction: str = "forward",
+                merge: str | None = "concat", mask: Any = None,
+                padding: str = "zeros") -> tuple[Any, np.ndarray, GruCache]:
     """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
     cell form's public parameters (state_dict entries); reset_after=None means True, or False for
     cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru").
 
     cell="ligru" with training=True normalises with the batch's statistics and returns them in
-    cache.batch_stats (see update_running_stats); training=False uses params' running statistics."""
+    cache.batch_stats (see update_running_stats); training=False uses params' running statistics.
+    direction, merge, mask and padding as GRU's (docs/API.md, "Direction, masks and merge")."""
     spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
                                                activation_beta, recurrent_activation_alpha,
                                                recurrent_activation_beta, clip),
-                   bn_eps=cells.check_batch_norm(spec.form, None, bn_eps)[1])
+                   bn_eps=cells.check_batch_norm(spec.form, None, bn_eps)[1],
+                   direction=S.check_direction(direction, spec.bidirectional),
+                   merge=S.check_merge(merge, spec.bidirectional))
+    padding = S.check_padding(padding)
     training = check_bool("training", training)
     dropout = check_dropout(dropout)  # checked even when unused: a wrong value is a mistake either way
     if isinstance(dropout_seed, (bool, np.bool_)) or not isinstance(dropout_seed, numbers.Integral):
@@ -389,7 +460,7 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
     p = checked_params(spec, params)
     core = make_core(spec, p)
     return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=dropout if training else 0.0,
-                       seed=int(dropout_seed) % (1 << 64), batch_statistics=training)
+                       seed=int(dropout_seed) % (1 << 64), batch_statistics=training, mask=mask, padding=padding)
 
 
 def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import cells
 from . import functional as F
-from ._keras import carried_cotangent, carried_outputs
+from . import _sequences as S
 from ._npz import PARSE_ERRORS, Npz
 from ._typing import ArrayIn, FloatArray, OptionalArrayIn
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
@@ -39,6 +39,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_fresh_locks_after_fork)
 
 _BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
+
+
+def _reverse_step(*_: Any) -> Any:
+    raise ValueError("step() needs a forward GRU: direction='reverse' reads each sequence from its last "
+                     "step, so it needs the whole sequence")
 
 
 class GRU:
@@ -67,13 +72,13 @@ class GRU:
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", direction: str = "forward", merge: str | None = "concat") -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
-                        bn_eps=bn_eps, device=device)
+                        bn_eps=bn_eps, device=device, direction=direction, merge=merge)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
         params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
                          else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
@@ -96,15 +101,12 @@ class GRU:
                    activation_alpha: float | None = None, activation_beta: float | None = None,
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                   device: str = "cpu") -> None:
+                   device: str = "cpu", direction: str = "forward", merge: str | None = "concat") -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         self._device = device
-        if not isinstance(padding, str) or padding not in ("zeros", "carry"):
-            raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
-                             f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
-        self._padding = padding
+        self._padding = S.check_padding(padding)
         bias = check_bool("bias", bias)
         form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
         self._bn_momentum, bn_eps = cells.check_batch_norm(form, bn_momentum, bn_eps)
@@ -121,6 +123,8 @@ class GRU:
             cells.check_math(form, activation, recurrent_activation, activation_alpha, activation_beta,
                              recurrent_activation_alpha, recurrent_activation_beta, clip),
             bn_eps,
+            direction=S.check_direction(direction, bool(bidirectional)),
+            merge=S.check_merge(merge, bool(bidirectional)),
         )
         self._dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
@@ -148,6 +152,8 @@ class GRU:
     clip = property(lambda self: self._spec.math.clip)
     bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
     bn_eps = property(lambda self: self._spec.bn_eps)
+    direction = property(lambda self: self._spec.direction)  # "forward" or "reverse" (one direction)
+    merge = property(lambda self: self._spec.merge)  # a bidirectional y's halves: "concat", "sum", ...
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -182,6 +188,8 @@ class GRU:
             else:
                 self._core = F.make_core(self._spec, params)
                 self._core_step = self._core.fast_step()  # bound once, no pybind11 dispatch: step() runs per sample
+            if self._spec.direction == "reverse":
+                self._core_step = _reverse_step
             self._token = object()  # a new identity for every set of weights
 
     def _update_running_stats(self, batch_stats: dict[str, np.ndarray], core: Any) -> None:
@@ -237,25 +245,41 @@ class GRU:
             extra.append(f"dropout={self.dropout}")
         if self._padding != "zeros":
             extra.append(f"padding={self._padding!r}")
+        if self.direction != "forward":
+            extra.append(f"direction={self.direction!r}")
+        if self.merge != "concat":
+            extra.append(f"merge={self.merge!r}")
         extra.append(f"dtype={self.dtype.name}")
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
     # Computation.
-    def __call__(self, x: ArrayIn, h0: OptionalArrayIn = None,
-                 lengths: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray]:
-        """Inference: (y, h_n). No dropout, nothing kept for backward."""
+    def __call__(self, x: ArrayIn, h0: OptionalArrayIn = None, lengths: OptionalArrayIn = None, *,
+                 mask: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray]:
+        """Inference: (y, h_n). No dropout, nothing kept for backward. `mask` (B, T) booleans:
+        Keras masking (docs/API.md, "Direction, masks and merge"); lengths may hold 0. For
+        merge=None, y is the pair (y_forward, y_reverse) (the annotation is every other model's)."""
         if self._device == "cuda" and _on_device(x):
             from .cuda import device_forward
 
+            self._check_device_sequences(mask)
             y, h_n, _ = device_forward(self, x, h0, lengths, keep_cache=False, dropout=0.0, seed=0,
                                        batch_statistics=False)
             return y, h_n
         y, h_n, _ = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=False,
-                                  dropout=0.0, seed=0)
-        return carried_outputs(self, y, lengths), h_n
+                                  dropout=0.0, seed=0, mask=mask, padding=self._padding)
+        return y, h_n
+
+    def _check_device_sequences(self, mask: Any) -> None:
+        """The CUDA-array path runs the core directly: the reorderings of fastgru._sequences are
+        NumPy's (a CUDA model computes them with NumPy inputs)."""
+        what = [w for w, on in (("mask", mask is not None), (f"direction={self.direction!r}", self.direction != "forward"),
+                                (f"merge={self.merge!r}", self.merge != "concat")) if on]
+        if what:
+            raise ValueError(f"{' and '.join(what)} with CUDA arrays is not implemented: pass NumPy arrays "
+                             "(the model still computes on the GPU)")
 
     def forward(self, x: ArrayIn, h0: OptionalArrayIn = None, lengths: OptionalArrayIn = None, *,
-                training: bool = True) -> tuple[FloatArray, FloatArray, F.GruCache]:
+                training: bool = True, mask: OptionalArrayIn = None) -> tuple[FloatArray, FloatArray, F.GruCache]:
         """The differentiable forward: (y, h_n, cache) for backward(). With training=True,
         inter-layer dropout is applied with a fresh seed from the model's generator, and a Light GRU
         normalises with the batch's statistics and then updates its running statistics (like a
@@ -266,20 +290,22 @@ class GRU:
         if self._device == "cuda" and _on_device(x):
             from .cuda import device_forward
 
+            self._check_device_sequences(mask)
             y, h_n, cache = device_forward(self, x, h0, lengths, keep_cache=True, dropout=rate, seed=seed,
                                            batch_statistics=training)
         else:
             y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
-                                          dropout=rate, seed=seed, batch_statistics=training)
-            y = carried_outputs(self, y, lengths)
+                                          dropout=rate, seed=seed, batch_statistics=training, mask=mask,
+                                          padding=self._padding)
         assert cache is not None  # keep_cache=True
         if cache.batch_stats is not None:
             self._update_running_stats(cache.batch_stats, cache.core)
         return y, h_n, cache
 
     def backward(self, cache: F.GruCache, dy: OptionalArrayIn = None,
-                 dh_n: OptionalArrayIn = None) -> dict[str, FloatArray]:
-        """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros)."""
+                 dh_n: Any = None) -> dict[str, FloatArray]:
+        """Gradients of x, h0 and every parameter, given dL/dy and dL/dh_n (None = zeros); for
+        merge=None, dy is a pair (dy_forward, dy_reverse) like y."""
         if not isinstance(cache, F.GruCache):
             raise TypeError(f"cache must come from GRU.forward, got {type(cache).__name__}")
         F.check_cache(cache)  # before anything reads its fields
@@ -289,8 +315,11 @@ class GRU:
         if self._device == "cuda" and (_on_device(dy) or _on_device(dh_n)):
             from .cuda import device_backward
 
+            if cache.plan is not None or cache.spec.merge != "concat":
+                raise ValueError("this forward reordered its batch on the host (lengths of 0, a mask, "
+                                 "direction='reverse' or a merge): pass NumPy dy / dh_n")
             return device_backward(self, cache, dy, dh_n)
-        return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
+        return F.run_backward(cache, dy, dh_n)
 
     def initial_state(self, batch: int = 1) -> FloatArray:
         """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
@@ -312,6 +341,8 @@ class GRU:
         if self._device == "cuda":
             return self._core_step(x_t, state)  # fastgru.cuda.step_function: NumPy or CUDA arrays
         dtype = self._spec.dtype
+        if self._spec.direction == "reverse":
+            _reverse_step()
         if self._spec.bidirectional:
             raise ValueError("step() needs a unidirectional GRU: the reverse direction of a "
                              "bidirectional one needs the whole sequence")
@@ -357,11 +388,17 @@ class GRU:
                              "there is no equivalent standard GRU")
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
-                         padding=self._padding, **self._spec.math.config())
+                         padding=self._padding, **self._spec.math.config(), direction=self.direction,
+                         merge=self.merge)
         std.load_state_dict(cells.to_internal(self._spec.form, self.hidden_size, self._params))
         return std
 
     def _exportable(self, to: str) -> "GRU":
+        if self.direction == "reverse" and to == "PyTorch":
+            raise ValueError("torch.nn.GRU has no reverse-only form (direction='reverse'); export with to_onnx")
+        if self.merge != "concat" and to == "PyTorch":
+            raise ValueError(f"{to}'s GRU concatenates the two directions; this model has merge={self.merge!r} "
+                             f"(export a merge='concat' model with this state_dict and merge y yourself)")
         if self.cell == "ligru":
             raise ValueError(f"{to} export: cell='ligru' has batch norm on its input projection, which {to}'s GRU "
                              "has not; it cannot be exported")
@@ -430,7 +467,9 @@ class GRU:
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
                     **self._spec.math.config(),
-                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}))
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}),
+                    **({"direction": self.direction} if self.direction != "forward" else {}),
+                    **({"merge": self.merge} if self.merge != "concat" else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
@@ -463,7 +502,8 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "input_size": ("int",), "hidden_size": ("int",), "num_layers": ("int",), "bias": ("bool",),
     "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
-    "activation": ("str", "null"), "recurrent_activation": ("str",),
+    "activation": ("str", "null"), "recurrent_activation": ("str",), "direction": ("str",),
+    "merge": ("str", "null"),
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

@@ -3,11 +3,13 @@ an ONNX model, and exporting a fastgru.GRU as an ONNX model.
 
 - ``gru_op(X, W, R, B, sequence_lens, initial_h, **attributes) -> (Y, Y_h)``: the ONNX ``GRU``
   operator (opsets 7-22) with its exact semantics, computed by fastgru's compiled core.
-- ``load_onnx(path_or_model, base_dir=None) -> dict[str, GRU]``: every GRU node whose weights are
-  constants; the file is not trusted (fastgru._onnx_file, fastgru.FormatError).
+- ``load_onnx(path_or_model, base_dir=None, weights=None) -> dict[str, GRU]``: every GRU node
+  (weights constants, or graph inputs given in ``weights``); the file is not trusted
+  (fastgru._onnx_file, fastgru.FormatError).
 - ``export_gru(gru, path)`` (also ``gru.to_onnx(path)``): one ONNX ``GRU`` node per layer.
 - ``stack(grus)``: single-layer GRUs (e.g. the nodes of a PyTorch export) as one multi-layer GRU.
-- ``ReverseGRU``: a GRU whose layers read the sequence backwards (ONNX ``direction="reverse"``).
+- ``ReverseGRU``: ``GRU(direction="reverse")`` under its earlier name.
+- ``BidirectionalPair``: a bidirectional node whose directions have different activations.
 
 Conventions. ONNX orders the gates z, r, h; fastgru (like PyTorch) r, z, n. Converting is a
 permutation of row blocks, exact in both directions. ``linear_before_reset != 0`` is fastgru's
@@ -28,9 +30,7 @@ take none, values left over are ignored. A missing value is the ONNX operator's 
 has none, so its values are required). ONNX Runtime 1.31 defaults Affine, ThresholdedRelu and
 ScaledTanh to 0 instead, so ``export_gru`` always writes every parameter explicitly.
 
-Not supported (``NotImplementedError``): dtypes other than float32/float64, and in ``load_onnx``
-only, bidirectional nodes whose two directions have different activations (``gru_op`` runs
-those as two one-direction computations). The ``onnx`` package is needed only by ``load_onnx``
+Not supported (``NotImplementedError``): dtypes other than float32/float64. The ``onnx`` package is needed only by ``load_onnx``
 and ``export_gru`` and imported only there.
 """
 
@@ -46,11 +46,11 @@ from . import cells
 from . import functional as F
 from ._onnx_file import read_model, tensor_array
 from ._optional import require
-from ._validation import check_size, lengths_array
+from ._validation import check_size
 from .errors import FormatError, listing
 from .gru import GRU
 
-__all__ = ["gru_op", "load_onnx", "export_gru", "stack", "ReverseGRU"]
+__all__ = ["gru_op", "load_onnx", "export_gru", "stack", "ReverseGRU", "BidirectionalPair"]
 
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 # Every activation the ONNX spec names for RNN operators, keyed by its lower-case name (ONNX
@@ -149,25 +149,20 @@ def _math_kwargs(math: cells.CellMath) -> dict[str, Any]:
                                           "recurrent_activation_beta", "clip")}
 
 
-def _differing_attribute(a: cells.CellMath, b: cells.CellMath) -> str:
-    """The ONNX attribute in which two directions' CellMaths differ (clip is per node)."""
-    if (a.activation, a.recurrent_activation) != (b.activation, b.recurrent_activation):
-        return "activations"
-    if (a.activation_alpha, a.recurrent_activation_alpha) != (b.activation_alpha, b.recurrent_activation_alpha):
-        return "activation_alpha"
-    return "activation_beta"
-
-
 def _onnx_activation_attributes(math: Any, dirs: int) -> dict[str, Any]:
     """The GRU node attributes that make ONNX (Runtime) compute `math` (a CellMath, or a GRU:
-    the same attribute names) in every direction: nothing for the defaults; otherwise every
-    alpha/beta written out, since ONNX Runtime's defaults differ from ONNX's for some functions."""
+    the same attribute names; or a list of one per direction, sharing the clip) in every
+    direction: nothing for the defaults; otherwise every alpha/beta written out, since ONNX
+    Runtime's defaults differ from ONNX's for some functions."""
     attrs: dict[str, Any] = {}
-    pair = [(math.recurrent_activation, math.recurrent_activation_alpha, math.recurrent_activation_beta),
-            (math.activation, math.activation_alpha, math.activation_beta)]
-    if (math.recurrent_activation, math.activation) != DEFAULT_ACTIVATIONS:
+    maths = list(math) if isinstance(math, (list, tuple)) else [math] * dirs
+    math = maths[0]
+    functions = [f for m in maths for f in ((m.recurrent_activation, m.recurrent_activation_alpha,
+                                             m.recurrent_activation_beta),
+                                            (m.activation, m.activation_alpha, m.activation_beta))]
+    if any((m.recurrent_activation, m.activation) != DEFAULT_ACTIVATIONS for m in maths):
         names, alphas, betas = [], [], []
-        for name, alpha, beta in pair * dirs:
+        for name, alpha, beta in functions:
             _, onnx_name, takes_alpha, takes_beta = _BY_FASTGRU_NAME[name]
             names.append(onnx_name)
             if takes_alpha:
@@ -369,80 +364,96 @@ def gru_op(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None, ini
 # --------------------------------------------------------------------------------------------
 # A GRU whose layers run backwards in time.
 
-def _flip_time(a: np.ndarray, lengths: np.ndarray | None, batch_first: bool) -> np.ndarray:
-    """Reverses each sequence of `a` (user layout: (T, B, ...), (B, T, ...) or unbatched (T, ...))."""
-    if a.ndim == 2:
-        return a[::-1].copy()
-    if batch_first:
-        return np.ascontiguousarray(_reverse_within(a.swapaxes(0, 1), lengths).swapaxes(0, 1))
-    return _reverse_within(a, lengths)
-
-
 class ReverseGRU(GRU):
-    """A GRU (any number of layers, one direction) whose every layer reads its input sequence
-    from the last element to the first: ONNX ``direction="reverse"``, the reverse half of a
-    bidirectional layer on its own. Same constructor, weights and outputs' shapes as ``GRU``;
-    with ``lengths`` each sequence runs from its own last element, as in ONNX Runtime.
+    """``GRU(direction="reverse")`` under its earlier name: a one-direction GRU whose every layer
+    reads each sequence from its own last element (ONNX ``direction="reverse"``)."""
 
-    It runs the forward core on the input reversed within each length and reverses the
-    outputs back (reversing the input of a stack of forward layers reverses every layer).
-    ``step`` and ``to_torch``/``from_torch`` do not exist for it; ``save`` is replaced by
-    ``to_onnx``.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.bidirectional:
+    def __init__(self, *args: Any, direction: str = "reverse", **kwargs: Any) -> None:
+        if direction != "reverse":
+            raise ValueError(f"ReverseGRU has direction='reverse', got direction={direction!r}; use GRU")
+        if kwargs.get("bidirectional"):
             raise ValueError("ReverseGRU is one direction; use GRU(bidirectional=True) for both")
+        super().__init__(*args, direction="reverse", **kwargs)
+
+
+class BidirectionalPair:
+    """A bidirectional GRU layer whose two directions have different activations (an ONNX
+    bidirectional node may have them; a GRU applies one pair to both): a forward GRU and a
+    ``direction="reverse"`` GRU, one layer each, on the same input. Calls, results and
+    parameter names are a ``GRU(bidirectional=True)``'s: y = [forward | reverse] halves, h_n and
+    h0 (2, B, H) with the forward direction first, state_dict names with ``_reverse`` for the
+    reverse half. Pickles and deep-copies as its two models; ``to_onnx`` writes one node."""
+
+    def __init__(self, forward: GRU, reverse: GRU) -> None:
+        for role, m, want in (("forward", forward, "forward"), ("reverse", reverse, "reverse")):
+            if not isinstance(m, GRU) or m.bidirectional or m.num_layers != 1 or m.direction != want:
+                raise ValueError(f"BidirectionalPair: the {role} model must be a one-layer GRU with "
+                                 f"direction={want!r}, got {m!r}")
+        shared = ("input_size", "hidden_size", "bias", "batch_first", "dtype", "reset_after", "cell", "padding")
+        differ = [k for k in shared if getattr(forward, k) != getattr(reverse, k)]
+        if differ or forward.padding != "zeros":
+            raise ValueError(f"BidirectionalPair: the two models must agree in {', '.join(shared)} and have "
+                             f"padding='zeros' (as a bidirectional GRU's y); they differ in {differ}")
+        self.forward_model, self.reverse_model = forward, reverse
+
+    input_size = property(lambda self: self.forward_model.input_size)
+    hidden_size = property(lambda self: self.forward_model.hidden_size)
+    batch_first = property(lambda self: self.forward_model.batch_first)
+    dtype = property(lambda self: self.forward_model.dtype)
+    num_layers, num_directions, bidirectional = 1, 2, True
 
     def __repr__(self) -> str:
-        return "Reverse" + super().__repr__()
+        return f"BidirectionalPair({self.forward_model!r}, {self.reverse_model!r})"
 
-    def _flip_args(self, x: Any, lengths: Any) -> tuple[Any, np.ndarray | None]:
-        """(x reversed, validated lengths) — or x unchanged when it is malformed, so that GRU's
-        own checks report the problem."""
-        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
-        if arr.ndim not in (2, 3) or arr.size == 0 or (arr.ndim == 2 and lengths is not None):
-            return x, None
-        lens = None
-        if lengths is not None:
-            batch, steps = (arr.shape[0], arr.shape[1]) if self.batch_first else (arr.shape[1], arr.shape[0])
-            lens = lengths_array(lengths, batch, steps)
-        return _flip_time(arr, lens, self.batch_first), lens
+    def _halves(self, h0: Any) -> tuple[Any, Any]:
+        if h0 is None:
+            return None, None
+        arr = np.asarray(h0)
+        if arr.ndim < 1 or arr.shape[0] != 2:
+            raise ValueError(f"h0 must be (2, batch, hidden_size) (forward first), got shape {arr.shape}")
+        return arr[:1], arr[1:]
 
-    def __call__(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        xr, lens = self._flip_args(x, lengths)
-        y, h_n = super().__call__(xr, h0, lengths)
-        return _flip_time(y, lens, self.batch_first), h_n
+    def __call__(self, x: Any, h0: Any = None, lengths: Any = None, *, mask: Any = None) -> tuple[Any, Any]:
+        hf, hr = self._halves(h0)
+        yf, h_f = self.forward_model(x, hf, lengths, mask=mask)
+        yr, h_r = self.reverse_model(x, hr, lengths, mask=mask)
+        return np.concatenate([yf, yr], axis=-1), np.concatenate([h_f, h_r], axis=0)
 
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *,
-                training: bool = True) -> tuple[np.ndarray, np.ndarray, F.GruCache]:
-        xr, lens = self._flip_args(x, lengths)
-        y, h_n, cache = super().forward(xr, h0, lengths, training=training)
-        return _flip_time(y, lens, self.batch_first), h_n, cache
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None, *, training: bool = True,
+                mask: Any = None) -> tuple[Any, Any, Any]:
+        hf, hr = self._halves(h0)
+        yf, h_f, cf = self.forward_model.forward(x, hf, lengths, training=training, mask=mask)
+        yr, h_r, cr = self.reverse_model.forward(x, hr, lengths, training=training, mask=mask)
+        return np.concatenate([yf, yr], axis=-1), np.concatenate([h_f, h_r], axis=0), (cf, cr)
 
-    def backward(self, cache: F.GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
-        lens = getattr(cache, "lengths", None)
-        if dy is not None:
-            arr = dy if isinstance(dy, np.ndarray) else np.asarray(dy)
-            if arr.ndim in (2, 3) and arr.size:  # else GRU.backward reports the bad shape
-                dy = _flip_time(arr, lens, self.batch_first)
-        grads = super().backward(cache, dy, dh_n)
-        grads["x"] = _flip_time(grads["x"], lens, self.batch_first)
-        return grads
+    def backward(self, cache: Any, dy: Any = None, dh_n: Any = None) -> dict[str, Any]:
+        """Gradients as a bidirectional GRU's: dx summed over the halves, dh0 stacked."""
+        if not isinstance(cache, tuple) or len(cache) != 2:
+            raise TypeError(f"cache must come from BidirectionalPair.forward, got {type(cache).__name__}")
+        H = self.hidden_size
+        dy_arr = None if dy is None else np.asarray(dy)
+        if dy_arr is not None and dy_arr.shape[-1:] != (2 * H,):
+            raise ValueError(f"dy has shape {dy_arr.shape}, expected y's shape (last axis {2 * H})")
+        dh_f, dh_r = self._halves(dh_n)
+        gf = self.forward_model.backward(cache[0], None if dy_arr is None else dy_arr[..., :H], dh_f)
+        gr = self.reverse_model.backward(cache[1], None if dy_arr is None else dy_arr[..., H:], dh_r)
+        out = {"x": gf.pop("x") + gr.pop("x"), "h0": np.concatenate([gf.pop("h0"), gr.pop("h0")], axis=0)}
+        out.update(gf)
+        out.update({f"{k}_reverse": v for k, v in gr.items()})
+        return out
 
-    def step(self, x_t: Any, state: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        raise ValueError("step() needs a forward GRU: a reverse GRU needs the whole sequence")
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {**self.forward_model.state_dict(),
+                **{f"{k}_reverse": v for k, v in self.reverse_model.state_dict().items()}}
 
-    @classmethod
-    def from_torch(cls, module: Any) -> "GRU":
-        raise TypeError("torch.nn.GRU has no reverse-only form; use GRU.from_torch")
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        fwd = {k: v for k, v in state_dict.items() if not k.endswith("_reverse")}
+        rev = {k[:-len("_reverse")]: v for k, v in state_dict.items() if k.endswith("_reverse")}
+        self.forward_model.load_state_dict(fwd, strict)
+        self.reverse_model.load_state_dict(rev, strict)
 
-    def to_torch(self) -> Any:
-        raise TypeError("torch.nn.GRU has no reverse-only form; export with to_onnx instead")
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        raise NotImplementedError("fastgru's .npz format has no reverse-only GRU; use to_onnx / load_onnx")
+    def to_onnx(self, path: str | os.PathLike[str] | None, **kwargs: Any) -> Any:
+        return export_gru(self, path, **kwargs)
 
 
 # Settings that are not the same across the layers of one model, so stack does not compare them.
@@ -499,21 +510,24 @@ def _constant_tensors(graph: Any) -> dict[str, Any]:
     return tensors
 
 
-def load_onnx(path_or_model: Any, *, base_dir: str | os.PathLike[str] | None = None) -> dict[str, GRU]:
+def load_onnx(path_or_model: Any, *, base_dir: str | os.PathLike[str] | None = None,
+              weights: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The GRU nodes of an ONNX model as fastgru GRUs, keyed by node name (the first output's
     name for unnamed nodes), in graph order.
 
-    Each node becomes a one-layer ``GRU`` (``ReverseGRU`` for ``direction="reverse"``) with
+    Each node becomes a one-layer ``GRU`` (``direction="reverse"`` for a reverse node) with
     the node's weights (gate blocks reordered, values unchanged): ``bias=False`` when B is
     absent, ``bidirectional`` for bidirectional nodes, ``reset_after = linear_before_reset != 0``,
-    ``batch_first = layout == 1``, and the weights' dtype. W, R and B must be initializers or
-    Constant outputs. Inputs that are not weights (X, sequence_lens,
+    ``batch_first = layout == 1``, and the weights' dtype. W, R and B are initializers or
+    Constant outputs, or graph inputs whose values ``weights`` gives ({input name: array}; a
+    graph input without one raises FormatError saying so; ``gru_op`` runs the node on any W, R,
+    B without a model). Inputs that are not weights (X, sequence_lens,
     initial_h) are not part of the GRU: pass them when calling it. Use ``stack`` to join the
     per-layer nodes of a multi-layer export. ``activations``, ``activation_alpha``,
     ``activation_beta`` and ``clip`` become the GRU's ``recurrent_activation``/``activation``,
     their alpha/beta and ``clip``. A bidirectional node whose two directions have different
-    activations raises NotImplementedError naming the node and the attribute (a GRU applies one
-    pair to both directions; ``gru_op`` runs such a node); so do float16 weights.
+    activations becomes a ``BidirectionalPair`` (a GRU applies one pair to both directions).
+    float16 weights raise NotImplementedError.
 
     The model is not trusted. External data is read only from inside ``base_dir``: by default the
     model file's directory for a path, and no directory at all for bytes or a ModelProto (their
@@ -524,8 +538,10 @@ def load_onnx(path_or_model: Any, *, base_dir: str | os.PathLike[str] | None = N
     file raises the OSError of opening it.
     """
     model, name, base_dir = read_model(path_or_model, base_dir)
+    if weights is not None and not isinstance(weights, Mapping):
+        raise TypeError(f"weights must be a dict {{graph input name: array}}, got {type(weights).__name__}")
     try:
-        return _grus_of(model.graph, name, base_dir)
+        return _grus_of(model.graph, name, base_dir, dict(weights or {}))
     except FormatError:
         raise
     except (ValueError, TypeError) as e:  # the checks shared with gru_op, on the file's values
@@ -533,11 +549,16 @@ def load_onnx(path_or_model: Any, *, base_dir: str | os.PathLike[str] | None = N
         raise FormatError(f"{name}: {message}") from e
 
 
-def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
+def _grus_of(graph: Any, name: str, base_dir: str | None, fed: dict[str, Any]) -> dict[str, Any]:
     from onnx import helper
 
     tensors = _constant_tensors(graph)
-    out: dict[str, GRU] = {}
+    graph_inputs = {i.name for i in graph.input}
+    unknown_feeds = [k for k in fed if k not in graph_inputs or k in tensors]
+    if unknown_feeds:
+        raise ValueError(f"weights names {listing(unknown_feeds)}, which are not graph inputs without a constant "
+                         f"value (graph inputs: {listing(sorted(graph_inputs - set(tensors)))})")
+    out: dict[str, Any] = {}
     for i, node in enumerate(graph.node):
         if node.op_type != "GRU" or node.domain not in ("", "ai.onnx"):
             continue
@@ -554,13 +575,6 @@ def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
             attrs.get("activation_alpha"), attrs.get("activation_beta"), attrs.get("clip"),
             attrs.get("layout", 0), where)
         dirs = DIRECTIONS[direction]
-        if dirs == 2 and maths[0] != maths[1]:
-            attr = _differing_attribute(maths[0], maths[1])
-            value = [_text(v) for v in attrs[attr]]
-            raise NotImplementedError(
-                f"{where}the forward and reverse directions differ in {attr} ({value}), and a "
-                f"fastgru.GRU applies one (f, g) pair to both directions; run the node with "
-                f"fastgru.onnx.gru_op, which computes each direction on its own")
         names = list(node.input) + [""] * (6 - len(node.input))
         weights = {}
         for role, tensor_name in zip("WRB", names[1:4]):
@@ -568,47 +582,93 @@ def _grus_of(graph: Any, name: str, base_dir: str | None) -> dict[str, GRU]:
                 if role != "B":
                     raise ValueError(f"{where}input {role} is missing")
                 continue
+            if tensor_name in fed:
+                weights[role] = fed[tensor_name]
+                continue
             if tensor_name not in tensors:
+                how = (f"it is a graph input: pass its value, load_onnx(..., weights={{{tensor_name[:100]!r}: "
+                       f"array}}), or run the node on any weights with fastgru.onnx.gru_op"
+                       if tensor_name in graph_inputs else "it is computed by the graph: run the node on its "
+                       "value with fastgru.onnx.gru_op")
                 raise ValueError(f"{where}input {role} ({tensor_name[:100]!r}) is not an initializer or Constant; "
-                                 f"fastgru can only load fixed weights")
+                                 f"{how}")
             weights[role] = tensor_array(tensors[tensor_name], base_dir,
                                          f"{name}: {where}input {role} ({tensor_name[:100]!r})")
         W = _float_input("W", weights["W"], None, where)
         R = _float_input("R", weights["R"], W.dtype, where)
         B = _float_input("B", weights["B"], W.dtype, where) if "B" in weights else None
         H = _check_weights(W, R, B, attrs.get("hidden_size"), dirs, where)
+        common = dict(input_size=W.shape[2], hidden_size=H, num_layers=1, bias=B is not None,
+                      batch_first=layout == 1, reset_after=bool(attrs.get("linear_before_reset", 0)),
+                      dtype=W.dtype, seed=0)
+        params = _params_from_onnx(W, R, B, H)
+        if dirs == 2 and maths[0] != maths[1]:  # one model per direction, each with its own activations
+            halves = []
+            for d, sub in enumerate(("forward", "reverse")):
+                half = GRU._without_params(direction=sub, **common, **_math_kwargs(maths[d]))
+                mine = {k.replace("_reverse", ""): v for k, v in params.items() if k.endswith("_reverse") == bool(d)}
+                half._set_params(F.checked_params(half._spec, mine))
+                halves.append(half)
+            out[key] = BidirectionalPair(*halves)
+            continue
         # Built from the node's weights: no random initialisation of arrays replaced at once.
-        cls = ReverseGRU if direction == "reverse" else GRU
-        gru = cls._without_params(input_size=W.shape[2], hidden_size=H, num_layers=1, bias=B is not None,
-                                  batch_first=layout == 1, bidirectional=dirs == 2,
-                                  reset_after=bool(attrs.get("linear_before_reset", 0)), dtype=W.dtype, seed=0,
-                                  **_math_kwargs(maths[0]))
-        gru._set_params(F.checked_params(gru._spec, _params_from_onnx(W, R, B, H)))
+        gru = GRU._without_params(direction="reverse" if direction == "reverse" else "forward",
+                                  bidirectional=dirs == 2, **common, **_math_kwargs(maths[0]))
+        gru._set_params(F.checked_params(gru._spec, params))
         out[key] = gru
     return out
 
 
-def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = True,
+def _merge_nodes(merge: str | None, halves: list[str], nodes: list[Any], const: Any,
+                 dtype: np.dtype) -> dict[str, str]:
+    """Nodes computing Keras's merge of the two [T, B, H] halves; {graph output name: source}."""
+    from onnx import helper
+
+    f, r = halves
+    if merge is None:
+        return {"y_forward": f, "y_reverse": r}
+    op = {"sum": "Add", "mul": "Mul", "ave": "Add"}[merge]
+    nodes.append(helper.make_node(op, [f, r], ["y_merged" if merge != "ave" else "y_sum"]))
+    if merge == "ave":  # (f + r) / 2, as Keras and fastgru compute it
+        nodes.append(helper.make_node("Div", ["y_sum", const("two", 2.0, dtype)], ["y_merged"]))
+    return {"y": "y_merged"}
+
+
+def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_h: bool = False,
                sequence_lens: bool = False, opset: int = MIN_OPSET) -> Any:
     """Writes `gru` as an ONNX model (to `path` when given) and returns the ``onnx.ModelProto``.
 
     One ``GRU`` node per layer (``gru_l0``, ``gru_l1``, ...; as ``torch.onnx`` exports),
     ``linear_before_reset = int(gru.reset_after)``, ``layout=0``. The model has gru's own
     interface: input ``x`` in gru's layout ((T, B, D), or (B, T, D) for a batch_first model —
-    Transposes around the nodes, since ONNX Runtime's GRU runs layout 0 only), ``h0``
-    (L*dirs, B, H) unless ``initial_h=False``, int32 ``lengths`` (B,) when ``sequence_lens``;
+    Transposes around the nodes, since ONNX Runtime's GRU runs layout 0 only), so by default it
+    runs on ``x`` alone from a zero state, as a torch.onnx export; ``initial_h=True`` adds the
+    input ``h0`` (L*dirs, B, H) (then required: ONNX has no optional graph inputs of a dynamic
+    shape); ``sequence_lens=True`` adds ``lengths``, int32 (B,) in [0, T] (0: zero outputs and a
+    zero h_n, ONNX Runtime's rule);
     outputs ``y`` and ``h_n`` as ``gru(x, h0, lengths)`` returns them. T and B are dynamic; x
     must be 3-D. The weights keep gru's dtype (ONNX Runtime 1.31 runs float32 GRUs only).
     Other cell forms are written as their equivalent standard GRU (``gru.to_standard()``).
     Non-default activations are written as ``activations`` (f, g per direction, ONNX's
     spelling) with every alpha/beta in ``activation_alpha``/``activation_beta``, and a clip as
     ``clip``; ONNX stores these as float32, so a float64 model's values are rounded to float32.
+    A ``merge`` other than "concat" becomes ops on the last node's halves (merge=None: outputs
+    ``y_forward`` and ``y_reverse`` instead of ``y``).
     """
     onnx = require("onnx", "GRU.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     from . import __version__
 
+    maths: Any = None
+    if isinstance(gru, BidirectionalPair):  # one bidirectional node with each direction's activations
+        f, r = gru.forward_model._exportable("ONNX"), gru.reverse_model._exportable("ONNX")
+        if f.clip != r.clip:
+            raise ValueError(f"an ONNX GRU node has one clip; the directions have {f.clip} and {r.clip}")
+        maths = [f, r]
+        both = GRU(**{**f.config(), "bidirectional": True}, seed=0)
+        both.load_state_dict(gru.state_dict())
+        gru = both
     if not isinstance(gru, GRU):
         raise TypeError(f"export_gru expects a fastgru.GRU, got {type(gru).__name__}")
     gru = gru._exportable("ONNX")
@@ -621,7 +681,7 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
             MIN_OPSET <= opset <= onnx.defs.onnx_opset_version()):
         raise ValueError(f"opset must be an int in [{MIN_OPSET}, {onnx.defs.onnx_opset_version()}], got {opset!r}")
     L, dirs, H = gru.num_layers, gru.num_directions, gru.hidden_size
-    direction = "reverse" if isinstance(gru, ReverseGRU) else "bidirectional" if dirs == 2 else "forward"
+    direction = "bidirectional" if dirs == 2 else gru.direction
     elem = TensorProto.DOUBLE if gru.dtype == np.float64 else TensorProto.FLOAT
     params = gru.state_dict()
     nodes, inits = [], []
@@ -659,23 +719,37 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
         y_k, h_k = f"Y_l{k}", ("h_n" if L == 1 else f"Y_h_l{k}")
         nodes.append(helper.make_node("GRU", node_inputs, [y_k, h_k], name=f"gru_l{k}", hidden_size=H,
                                       direction=direction, linear_before_reset=int(gru.reset_after),
-                                      **_onnx_activation_attributes(gru, dirs)))
+                                      **_onnx_activation_attributes(maths or gru, dirs)))
         h_n_parts.append(h_k)
         # Y is [T, dirs, B, H]; the next layer (and y) want [T, B, dirs*H].
         out_k = "y" if (k == L - 1 and not gru.batch_first) else f"out_l{k}"
+        if k == L - 1 and gru.merge != "concat":  # the halves, [T, B, H] each, then Keras's merge
+            halves = [f"Y_forward_l{k}", f"Y_reverse_l{k}"]
+            nodes.append(helper.make_node("Split", [y_k, const("merge_split", [1, 1])], [h + "_4d" for h in halves],
+                                          axis=1))
+            for h in halves:
+                nodes.append(helper.make_node("Squeeze", [h + "_4d", const(f"{h}_axes", [1])], [h]))
+            y_names = _merge_nodes(gru.merge, halves, nodes, const, gru.dtype)
+            break
         if dirs == 1:
             nodes.append(helper.make_node("Squeeze", [y_k, const(f"axes_l{k}", [1])], [out_k]))
         else:
             nodes.append(helper.make_node("Transpose", [y_k], [f"Y_t_l{k}"], perm=[0, 2, 1, 3]))
             nodes.append(helper.make_node("Reshape", [f"Y_t_l{k}", const(f"shape_l{k}", [0, 0, -1])], [out_k]))
         cur = out_k
-    if gru.batch_first:
-        nodes.append(helper.make_node("Transpose", [cur], ["y"], perm=[1, 0, 2]))
+    else:  # no break: y is the last layer's concatenated output
+        y_names = {"y": cur}
+    for y_name, src in y_names.items():  # the graph's y output(s), in gru's layout
+        if gru.batch_first:
+            nodes.append(helper.make_node("Transpose", [src], [y_name], perm=[1, 0, 2]))
+        elif src != y_name:
+            nodes.append(helper.make_node("Identity", [src], [y_name]))
     if L > 1:
         nodes.append(helper.make_node("Concat", h_n_parts, ["h_n"], axis=0))
 
-    y_dims = ["batch", "seq_len", dirs * H] if gru.batch_first else ["seq_len", "batch", dirs * H]
-    outputs = [helper.make_tensor_value_info("y", elem, y_dims),
+    width = dirs * H if gru.merge == "concat" else H
+    y_dims = ["batch", "seq_len", width] if gru.batch_first else ["seq_len", "batch", width]
+    outputs = [*(helper.make_tensor_value_info(y_name, elem, y_dims) for y_name in y_names),
                helper.make_tensor_value_info("h_n", elem, [L * dirs, "batch", H])]
     graph = helper.make_graph(nodes, "fastgru_GRU", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],

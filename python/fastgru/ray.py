@@ -64,6 +64,8 @@ class GRUPredictor:
                  h0_column: str | None = None, output_column: str = "y", h_n_column: str | None = None,
                  keep_input: bool = True, threads: int | None = 1) -> None:
         self.model = model_or_path if isinstance(model_or_path, GRU) else load(model_or_path)
+        if self.model.merge != "concat":  # one output column holds y's concatenated halves
+            raise ValueError(f"GRUPredictor runs merge='concat' models; this one has merge={self.model.merge!r}")
         self.input_column = _column_name("input_column", input_column)
         self.lengths_column = _optional_column_name("lengths_column", lengths_column)
         self.h0_column = _optional_column_name("h0_column", h0_column)
