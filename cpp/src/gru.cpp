@@ -54,6 +54,15 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
     const int64_t din = cfg.layer_input_size(static_cast<int64_t>(i) / cfg.directions());
     PackedLayer<T>& L = pw->layers[i];
     auto pack = [&](const std::vector<T>& w, int64_t k_dim, PackedGates<T>& out) {
+      if constexpr (sizeof(T) == 4) {
+        if (cfg.bf16_weights) {
+          out.stride = kernels::packed_bf16_size(H, k_dim, k.nr);
+          out.bf16.resize(static_cast<size_t>(3 * out.stride));
+          for (int g = 0; g < 3; ++g)
+            k.pack_weights_bf16(w.data() + g * H * k_dim, H, k_dim, out.bf16.data() + g * out.stride);
+          return;
+        }
+      }
       out.stride = kernels::packed_weight_size(H, k_dim, k.nr);
       out.data.resize(static_cast<size_t>(3 * out.stride));
       for (int g = 0; g < 3; ++g) k.pack_weights(w.data() + g * H * k_dim, H, k_dim, out.data.data() + g * out.stride);
@@ -69,6 +78,8 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
 template <class T>
 Gru<T>::Gru(const GruConfig& config) : impl_(std::make_unique<Impl>()) {
   config.validate();
+  if (config.bf16_weights && sizeof(T) != 4)
+    throw std::invalid_argument("bf16_weights needs a float32 model (bf16 products accumulate in float32)");
   impl_->cfg = config;
   const int64_t H = config.hidden_size;
   const size_t n = static_cast<size_t>(config.num_layers * config.directions());

@@ -21,7 +21,8 @@ namespace fastgru {
 template <class T>
 struct PackedGates {
   AlignedVector<T> data;
-  int64_t stride = 0;  // elements from one gate block to the next
+  AlignedVector<uint16_t> bf16;  // instead of data for bf16 weights (kernels::Bf16GateGemmArgs)
+  int64_t stride = 0;  // elements (of data or bf16) from one gate block to the next
   const T* gate(int g) const { return data.data() + g * stride; }
 };
 

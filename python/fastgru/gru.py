@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import cells
 from . import functional as F
+from . import quantize
 from ._keras import carried_cotangent, carried_outputs
 from ._npz import PARSE_ERRORS, Npz
 from ._typing import ArrayIn, FloatArray, OptionalArrayIn
@@ -67,13 +69,13 @@ class GRU:
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", precision: str = "float32") -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
-                        bn_eps=bn_eps, device=device)
+                        bn_eps=bn_eps, device=device, precision=precision)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
         params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
                          else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
@@ -96,7 +98,7 @@ class GRU:
                    activation_alpha: float | None = None, activation_beta: float | None = None,
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                   device: str = "cpu") -> None:
+                   device: str = "cpu", precision: str = "float32") -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
@@ -122,6 +124,12 @@ class GRU:
                              recurrent_activation_alpha, recurrent_activation_beta, clip),
             bn_eps,
         )
+        precision = quantize.check_precision(precision, self._spec.dtype)
+        if precision != "float32":
+            if device == "cuda":
+                raise ValueError(f"precision={precision!r} is a CPU inference format; device='cuda' runs float32 "
+                                 "and float64 models")
+            self._spec = dataclasses.replace(self._spec, precision=precision)
         self._dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
 
@@ -148,6 +156,7 @@ class GRU:
     clip = property(lambda self: self._spec.math.clip)
     bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
     bn_eps = property(lambda self: self._spec.bn_eps)
+    precision = property(lambda self: self._spec.precision)  # "float32", or a reduced one (quantized())
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -164,7 +173,9 @@ class GRU:
         # shows (attributes, parameters(), state_dict(), save) is what its core computes with;
         # changes go through load_state_dict, which repacks. Arrays this model already froze are kept.
         old = self.__dict__.get("_params", {})
-        params = {k: v if old.get(k) is v else F.frozen(v) for k, v in params.items()}
+        rounded = quantize.round_to_bf16 if self._spec.precision == "bf16" else None
+        params = {k: v if old.get(k) is v else F.frozen(rounded(v) if rounded and quantize.is_weight(k) else v)
+                  for k, v in params.items()}
         # Guards the model's state against a running-statistics update in another thread (the
         # loaders call this without __init__, so it is made here).
         lock = self.__dict__.setdefault("_state_lock", threading.Lock())
@@ -237,6 +248,8 @@ class GRU:
             extra.append(f"dropout={self.dropout}")
         if self._padding != "zeros":
             extra.append(f"padding={self._padding!r}")
+        if self.precision != "float32":
+            extra.append(f"precision={self.precision!r}")
         extra.append(f"dtype={self.dtype.name}")
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
@@ -261,6 +274,7 @@ class GRU:
         normalises with the batch's statistics and then updates its running statistics (like a
         PyTorch module in train mode: this call changes the model's state)."""
         training = check_bool("training", training)
+        self._check_full_precision("forward (the differentiable one)")
         rate = self.dropout if training and self.num_layers > 1 else 0.0
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
         if self._device == "cuda" and _on_device(x):
@@ -291,6 +305,22 @@ class GRU:
 
             return device_backward(self, cache, dy, dh_n)
         return F.run_backward(cache, carried_cotangent(self, cache, dy), dh_n)
+
+    def _check_full_precision(self, what: str) -> None:
+        if self.precision != "float32":
+            raise ValueError(f"{what}: this model has precision={self.precision!r}, for inference only (__call__, "
+                             "step); train the float32 model and call quantized() again")
+
+    def quantized(self, precision: str) -> "GRU":
+        """An inference copy of this float32 model in a reduced precision (fastgru.quantize): "bf16"
+        stores the weights rounded to bfloat16 and runs every weight product in bf16 with float32
+        accumulation. Same call API (__call__, step, save/load, state_dict of the stored weights)."""
+        if self.dtype != np.float32 or self.precision != "float32":
+            raise ValueError(f"quantized() converts a float32 model; this one has dtype={self.dtype.name}, "
+                             f"precision={self.precision!r}")
+        if self._device != "cpu":
+            raise ValueError(f"quantized() makes CPU inference models; this model is on {self._device!r}")
+        return type(self)._without_params(**dict(self.config(), precision=precision))._adopt(self._rng, self._params)
 
     def initial_state(self, batch: int = 1) -> FloatArray:
         """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
@@ -357,11 +387,14 @@ class GRU:
                              "there is no equivalent standard GRU")
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
-                         padding=self._padding, **self._spec.math.config())
+                         padding=self._padding, precision=self.precision, **self._spec.math.config())
         std.load_state_dict(cells.to_internal(self._spec.form, self.hidden_size, self._params))
         return std
 
     def _exportable(self, to: str) -> "GRU":
+        if self.precision != "float32":
+            raise ValueError(f"{to} export: this model has precision={self.precision!r}, which {to} would not "
+                             "reproduce (it rounds x and h to bf16 too); export the float32 model")
         if self.cell == "ligru":
             raise ValueError(f"{to} export: cell='ligru' has batch norm on its input projection, which {to}'s GRU "
                              "has not; it cannot be exported")
@@ -430,7 +463,8 @@ class GRU:
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
                     **self._spec.math.config(),
-                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}))
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}),
+                    **(dict(precision=self.precision) if self.precision != "float32" else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
@@ -463,7 +497,7 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "input_size": ("int",), "hidden_size": ("int",), "num_layers": ("int",), "bias": ("bool",),
     "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
-    "activation": ("str", "null"), "recurrent_activation": ("str",),
+    "activation": ("str", "null"), "recurrent_activation": ("str",), "precision": ("str",),
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

@@ -28,6 +28,10 @@ struct GruConfig {
   // Batch norm on the z and n blocks of the input projection (Light GRU); see set_batch_norm.
   bool batch_norm = false;
   double batch_norm_eps = 1e-5;
+  // Inference with the weights rounded to bfloat16 (float models only): every weight product
+  // rounds its input to bfloat16 too and accumulates pairs of products in float32 (vdpbf16ps);
+  // gates and state stay float32. backward() refuses such a model.
+  bool bf16_weights = false;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {

@@ -116,6 +116,23 @@ struct SmallStepArgs {
   T* h_out;          // [H]
 };
 
+// C = A · W^T + bias as GateGemmArgs, with W stored as bfloat16 (inference models with bf16
+// weights): gate g's panels of nr columns hold k in pairs, element (kk, column c) of a panel at
+// [(kk / 2) * 2 * nr + 2 * c + kk % 2], k zero-padded to even (packed_bf16_size). A is rounded to
+// bfloat16 too; every pair of products is accumulated in float32 as AVX512_BF16's vdpbf16ps
+// does (odd k first, then even, denormals flushed), natively or emulated bit for bit.
+struct Bf16GateGemmArgs {
+  int64_t rows, gates, k, col_begin, col_end;
+  const float* a;  // [rows, k], row stride lda
+  int64_t lda;
+  const uint16_t* b;  // gate 0's packed panels
+  int64_t block_stride;
+  const float* bias;  // gate 0's bias
+  float* c;           // gate 0's column 0, row stride ldc
+  int64_t ldc;
+  int64_t hidden;
+};
+
 template <class T>
 struct TypedKernels {
   int nr;  // packed panel width (columns)
@@ -135,6 +152,9 @@ struct TypedKernels {
   void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
+  // bf16 weights (float tables only; null in the double ones). Same panel width nr.
+  void (*pack_weights_bf16)(const float* w, int64_t n, int64_t k, uint16_t* out);
+  void (*gemm_gates_bf16)(const Bf16GateGemmArgs& args);
 };
 
 struct KernelTable {
@@ -160,6 +180,11 @@ constexpr int kMaxPanelWidth = 32;
 // Packed size in elements of an (n x k) weight for panel width nr.
 inline int64_t packed_weight_size(int64_t n, int64_t k, int nr) {
   return (n + nr - 1) / nr * nr * k;
+}
+
+// Packed size in bfloat16 elements of an (n x k) weight for panel width nr (k rounded up to even).
+inline int64_t packed_bf16_size(int64_t n, int64_t k, int nr) {
+  return (n + nr - 1) / nr * nr * ((k + 1) / 2 * 2);
 }
 
 }  // namespace fastgru::kernels
