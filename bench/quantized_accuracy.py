@@ -1,4 +1,4 @@
-"""Accuracy of fastgru's reduced-precision models against float32: max and mean abs error of y
+"""Accuracy of fastgru's reduced-precision models (bf16, int8) against float32: max and mean abs error of y
 (and h_n) on the standard inference workloads at their full sizes, beside OpenVINO's CPU default
 (bf16 on CPUs with AVX512_BF16) on the same inputs, and on the GRU models of ONNX's own node
 tests (loaded with fastgru.load_onnx).
@@ -22,7 +22,7 @@ def errors(out: dict, ref: dict) -> tuple[float, float]:
 
 
 def workload_rows() -> list[tuple[str, str, float, float]]:
-    runners = [FastGRUQuantizedRunner(fastgru, "bf16")]
+    runners = [FastGRUQuantizedRunner(fastgru, "bf16"), FastGRUQuantizedRunner(fastgru, "int8")]
     try:
         import onnx
         import openvino
@@ -73,8 +73,9 @@ def onnx_node_rows() -> list[tuple[str, str, float, float]]:
         x = feeds[node.input[0]]
         h0 = feeds[node.input[5]] if len(node.input) > 5 and node.input[5] else None
         y, h = gru(x, h0)
-        yq, hq = gru.quantized("bf16")(x, h0)
-        rows.append((case.name, "fastgru-bf16", *errors({"y": yq, "h": hq}, {"y": y, "h": h})))
+        for precision in ("bf16", "int8"):
+            yq, hq = gru.quantized(precision)(x, h0)
+            rows.append((case.name, f"fastgru-{precision}", *errors({"y": yq, "h": hq}, {"y": y, "h": h})))
     return rows
 
 

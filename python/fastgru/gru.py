@@ -173,8 +173,8 @@ class GRU:
         # shows (attributes, parameters(), state_dict(), save) is what its core computes with;
         # changes go through load_state_dict, which repacks. Arrays this model already froze are kept.
         old = self.__dict__.get("_params", {})
-        rounded = quantize.round_to_bf16 if self._spec.precision == "bf16" else None
-        params = {k: v if old.get(k) is v else F.frozen(rounded(v) if rounded and quantize.is_weight(k) else v)
+        rounded = quantize.rounding(self._spec.precision)
+        params = {k: v if old.get(k) is v else F.frozen(rounded(v, k) if rounded and quantize.is_weight(k) else v)
                   for k, v in params.items()}
         # Guards the model's state against a running-statistics update in another thread (the
         # loaders call this without __init__, so it is made here).
@@ -314,7 +314,9 @@ class GRU:
     def quantized(self, precision: str) -> "GRU":
         """An inference copy of this float32 model in a reduced precision (fastgru.quantize): "bf16"
         stores the weights rounded to bfloat16 and runs every weight product in bf16 with float32
-        accumulation. Same call API (__call__, step, save/load, state_dict of the stored weights)."""
+        accumulation; "int8" stores per-row symmetric int8 weights and quantizes each product's
+        input rows dynamically, with exact int32 sums. Same call API (__call__, step, save/load,
+        state_dict of the stored weights)."""
         if self.dtype != np.float32 or self.precision != "float32":
             raise ValueError(f"quantized() converts a float32 model; this one has dtype={self.dtype.name}, "
                              f"precision={self.precision!r}")

@@ -117,4 +117,15 @@ void bf16_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w
   K.gemm_gates_bf16({m, 1, k, 0, n, a, k, packed.data(), 0, bias ? bias : zeros.data(), out, n, n});
 }
 
+void int8_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w, const float* bias, float* out) {
+  const kernels::TypedKernels<float>& K = dispatch::active_table().f32;
+  std::vector<int8_t> packed(static_cast<size_t>(kernels::packed_int8_size(n, k, K.nr)));
+  std::vector<float> scale(static_cast<size_t>(n));
+  std::vector<int32_t> sum(static_cast<size_t>(n));
+  K.pack_weights_int8(w, n, k, packed.data(), scale.data(), sum.data());
+  const std::vector<float> zeros(bias ? 0 : static_cast<size_t>(n), 0.0f);
+  K.gemm_gates_int8({m, 1, k, 0, n, a, k, packed.data(), 0, scale.data(), sum.data(), bias ? bias : zeros.data(), out,
+                     n, n});
+}
+
 }  // namespace fastgru

@@ -133,7 +133,7 @@ class FastGRURunner(Runner):
 
 class FastGRUQuantizedRunner(FastGRURunner):
     """fastgru's reduced-precision inference model (GRU.quantized), checked against fastgru
-    float32 with the limit of a bf16 result."""
+    float32 with the limit of a reduced-precision result."""
     is_fastgru = False
     atol = 5e-2
 
@@ -563,7 +563,7 @@ class OpenVinoRunner(Runner):
 
 # ---------------------------------------------------------------------------------------
 
-FRAMEWORKS = ("fastgru", "fastgru-bf16", "numpy", "torch", "onnxruntime", "openvino", "openvino-default")
+FRAMEWORKS = ("fastgru", "fastgru-bf16", "fastgru-int8", "numpy", "torch", "onnxruntime", "openvino", "openvino-default")
 
 
 def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None):
@@ -585,8 +585,9 @@ def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None)
         runners.append(FastGRURunner(fg, isa_mode))
         primary = f"fastgru[{isa_mode}]"
 
-    if "fastgru-bf16" in selected:
-        runners.append(FastGRUQuantizedRunner(fg, "bf16"))
+    for precision in ("bf16", "int8"):
+        if f"fastgru-{precision}" in selected:
+            runners.append(FastGRUQuantizedRunner(fg, precision))
     if "numpy" in selected:
         runners.append(NumpyRunner())
     if "torch" in selected:

@@ -18,10 +18,14 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &small_step,
                          &activate,
                          nullptr,
+                         nullptr,
+                         nullptr,
                          nullptr};
   if constexpr (sizeof(T) == 4) {  // bf16 weights: float models only
     k.pack_weights_bf16 = &pack_weights_bf16;
     k.gemm_gates_bf16 = &gemm_gates_bf16;
+    k.pack_weights_int8 = &pack_weights_int8;
+    k.gemm_gates_int8 = &gemm_gates_int8;
   }
   return k;
 }
