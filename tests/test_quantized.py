@@ -139,7 +139,7 @@ def test_native_and_emulated_instructions_agree(precision, variable):
               "w = (rng.standard_normal((45, 301)) * 10.0 ** rng.integers(-20, 20, (45, 301))).astype(np.float32)\n"
               "sys.stdout.buffer.write(matmul(a, w).tobytes())\n")
     outs = []
-    for emulate in ("0", "1"):
+    for emulate in ("0", "1"):  # "0": the instruction itself (no timing picks the emulation)
         env = dict(os.environ, **{variable: emulate})
         outs.append(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, check=True,
                                    timeout=120).stdout)

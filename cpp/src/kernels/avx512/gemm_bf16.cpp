@@ -27,10 +27,14 @@ struct Bf16Emulated {
     return {_mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000u)))),
             _mm512_castsi512_ps(_mm512_slli_epi32(v, 16))};
   }
-  static A broadcast_a(uint32_t pair) {
-    return {_mm512_set1_ps(from_bf16(static_cast<uint16_t>(pair >> 16))),
-            _mm512_set1_ps(from_bf16(static_cast<uint16_t>(pair)))};
+  // A's pairs wait in memory as two floats, so each is one broadcast from memory.
+  struct Pair {
+    float odd, even;
+  };
+  static Pair pair(uint32_t bits) {
+    return {from_bf16(static_cast<uint16_t>(bits >> 16)), from_bf16(static_cast<uint16_t>(bits))};
   }
+  static A broadcast_a(const Pair& p) { return {_mm512_set1_ps(p.odd), _mm512_set1_ps(p.even)}; }
   static __m512 dot(__m512 acc, const A& a, const B& b) {
     return _mm512_fmadd_ps(a.even, b.even, _mm512_fmadd_ps(a.odd, b.odd, acc));
   }

@@ -21,7 +21,9 @@ struct Bf16Native {
   using A = __m512bh;
   using B = __m512bh;
   static B load_b(const uint16_t* p) { return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p)); }
-  static A broadcast_a(uint32_t pair) { return reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(pair))); }
+  using Pair = uint32_t;
+  static Pair pair(uint32_t bits) { return bits; }
+  static A broadcast_a(Pair pair) { return reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(pair))); }
   static __m512 dot(__m512 acc, A a, B b) { return _mm512_dpbf16_ps(acc, a, b); }
 };
 

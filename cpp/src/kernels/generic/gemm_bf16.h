@@ -1,7 +1,8 @@
 // bf16-weight gate GEMM and its weight packing (kernel_table.h, Bf16GateGemmArgs), included
 // inside an ISA namespace after OpsF32 and gemm.h. P is the pair arithmetic: P::dot(acc, a, b)
 // adds a's and b's pair products to acc as vdpbf16ps does (P::Mode: the float environment it
-// needs while in scope). Every output is the same sequence of pair-dots over k, slice by slice,
+// needs while in scope); P::Pair is how a pair of A waits in memory (P::pair(bits) makes one),
+// broadcast from there by P::broadcast_a. Every output is the same sequence of pair-dots over k, slice by slice,
 // whatever the ISA, tile, row block or thread split: bit-identical everywhere.
 
 // Pairs of k per slice: a B slice of one panel (kBf16SlicePairs * 2 * NR bf16) stays in L1.
@@ -23,7 +24,7 @@ static void pack_weights_bf16_body(const float* w, int64_t n, int64_t k, uint16_
 // R rows x NG gates x NV registers of C (columns j0.. of each gate) over one k-slice of qc pairs.
 // a: the tile's A panel (PMR rows, pair-major: a[q * PMR + i]).
 template <class O, class P, int R, int NG, int NV, int PMR>
-static inline void bf16_tile(int64_t qc, const uint32_t* a, const uint16_t* b,
+static inline void bf16_tile(int64_t qc, const typename P::Pair* a, const uint16_t* b,
                              int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
                              const float* bias, bool accumulate) {
   using V = typename O::V;
@@ -56,7 +57,7 @@ static inline void bf16_tile(int64_t qc, const uint32_t* a, const uint16_t* b,
 
 // Picks the tile height for `rows` (1..MR) rows.
 template <class O, class P, int MR, int NG, int NV, int PMR = MR>
-static inline void bf16_rows(int rows, int64_t qc, const uint32_t* a, const uint16_t* b, int64_t gate_stride,
+static inline void bf16_rows(int rows, int64_t qc, const typename P::Pair* a, const uint16_t* b, int64_t gate_stride,
                              int64_t ncols, float* c, int64_t ldc, int64_t hidden, const float* bias,
                              bool accumulate) {
   if constexpr (MR > 0) {
@@ -70,19 +71,19 @@ static inline void bf16_rows(int rows, int64_t qc, const uint32_t* a, const uint
 // Rows [0, mc) of A as bf16 pairs in panels of PMR rows, pair-major (zero rows past mc): each
 // tile then broadcasts from one contiguous run instead of PMR rows lying k apart (which, for k
 // a multiple of 512, fall into the same few L1 sets).
-template <int PMR>
-static void convert_a(const float* a, int64_t lda, int64_t mc, int64_t k, uint32_t* out) {
+template <class P, int PMR>
+static void convert_a(const float* a, int64_t lda, int64_t mc, int64_t k, typename P::Pair* out) {
   const int64_t kp = (k + 1) / 2;
   for (int64_t ip = 0; ip < mc; ip += PMR) {
-    uint32_t* panel = out + ip * kp;
+    typename P::Pair* panel = out + ip * kp;
     for (int i = 0; i < PMR; ++i) {
       if (ip + i >= mc) {
-        for (int64_t q = 0; q < kp; ++q) panel[q * PMR + i] = 0;
+        for (int64_t q = 0; q < kp; ++q) panel[q * PMR + i] = P::pair(0);
         continue;
       }
       const float* row = a + (ip + i) * lda;
-      for (int64_t q = 0; q < k / 2; ++q) panel[q * PMR + i] = bf16_pair(row[2 * q], row[2 * q + 1]);
-      if (k % 2) panel[(kp - 1) * PMR + i] = bf16_pair(row[k - 1], 0.0f);
+      for (int64_t q = 0; q < k / 2; ++q) panel[q * PMR + i] = P::pair(bf16_pair(row[2 * q], row[2 * q + 1]));
+      if (k % 2) panel[(kp - 1) * PMR + i] = P::pair(bf16_pair(row[k - 1], 0.0f));
     }
   }
 }
@@ -90,9 +91,9 @@ static void convert_a(const float* a, int64_t lda, int64_t mc, int64_t k, uint32
 // NG gates per tile: 1-2 rows (streaming steps) take all the gates at once for more independent
 // accumulators; batches take one gate at a time with MR rows.
 template <class O, class P, int MR, int NG, int NV>
-static void bf16_block(const Bf16GateGemmArgs& g, uint32_t* a_pairs, int64_t kp, int64_t i0, int64_t mc) {
+static void bf16_block(const Bf16GateGemmArgs& g, typename P::Pair* a_pairs, int64_t kp, int64_t i0, int64_t mc) {
   constexpr int64_t NR = NV * O::W;
-  convert_a<MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_pairs);
+  convert_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_pairs);
   for (int64_t q0 = 0; q0 < kp; q0 += kBf16SlicePairs) {
     const int64_t qc = gemm_min(kBf16SlicePairs, kp - q0);
     const bool first = q0 == 0;
@@ -115,8 +116,8 @@ static void gemm_gates_bf16_body(const Bf16GateGemmArgs& g) {
   const int64_t kp = (g.k + 1) / 2;
   // kBf16BlockRows is a multiple of every panel height, so a block holds whole panels.
   static_assert(kBf16BlockRows % MR == 0 && kBf16BlockRows % 2 == 0, "row blocks of whole panels");
-  uint32_t* const a_pairs = static_cast<uint32_t*>(
-      thread_scratch(ScratchSlot::a_pack, sizeof(uint32_t) * static_cast<size_t>(kBf16BlockRows * kp)));
+  auto* const a_pairs = static_cast<typename P::Pair*>(
+      thread_scratch(ScratchSlot::a_pack, sizeof(typename P::Pair) * static_cast<size_t>(kBf16BlockRows * kp)));
   for (int64_t i0 = 0; i0 < g.rows; i0 += kBf16BlockRows) {
     const int64_t mc = gemm_min(kBf16BlockRows, g.rows - i0);
     if (SMALL_GATES >= 3 && mc <= 2 && g.gates == 3)

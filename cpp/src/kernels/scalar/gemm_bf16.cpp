@@ -31,9 +31,14 @@ struct Bf16Emulated {
   using A = Pairs;
   using B = Pairs;
   static B load_b(const uint16_t* p) { return {from_bf16(p[1]), from_bf16(p[0])}; }
-  static A broadcast_a(uint32_t pair) {
-    return {from_bf16(static_cast<uint16_t>(pair >> 16)), from_bf16(static_cast<uint16_t>(pair))};
+  // A's pairs wait in memory as two floats, so each is one broadcast from memory.
+  struct Pair {
+    float odd, even;
+  };
+  static Pair pair(uint32_t bits) {
+    return {from_bf16(static_cast<uint16_t>(bits >> 16)), from_bf16(static_cast<uint16_t>(bits))};
   }
+  static A broadcast_a(const Pair& p) { return {p.odd, p.even}; }
   static float dot(float acc, const A& a, const B& b) { return a.even * b.even + (a.odd * b.odd + acc); }
 };
 
