@@ -375,16 +375,24 @@ void bind(py::module_& m, const char* name) {
       .def(py::init([](int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                       std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
-             return new PyGru<T>(make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
-                                             gate_activation, gate_alpha, gate_beta, candidate_activation,
-                                             candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps));
+                       std::optional<double> clip, bool batch_norm, double batch_norm_eps,
+                       const std::string& weight_format) {
+             GruConfig config = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
+                                            gate_activation, gate_alpha, gate_beta, candidate_activation,
+                                            candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps);
+             if (weight_format == "bf16")
+               config.weight_format = WeightFormat::bf16;
+             else if (weight_format == "int8")
+               config.weight_format = WeightFormat::int8;
+             else if (weight_format != "float32")
+               throw std::invalid_argument("weight_format must be 'float32', 'bf16' or 'int8', got '" + weight_format + "'");
+             return new PyGru<T>(config);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
            py::arg("bidirectional"), py::arg("reset_after"), py::arg("gate_activation") = "sigmoid",
            py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
            py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
-           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5)
+           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5, py::arg("weight_format") = "float32")
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
@@ -408,7 +416,21 @@ carray<T> activation_values(const std::string& name, double alpha, double beta, 
   return out;
 }
 
+// The active ISA's reduced-precision weight GEMMs (runtime.h), for tests.
+template <void (*MATMUL)(int64_t, int64_t, int64_t, const float*, const float*, const float*, float*)>
+carray<float> matmul_values(const carray<float>& a, const carray<float>& w, const std::optional<carray<float>>& bias) {
+  if (a.ndim() != 2 || w.ndim() != 2 || a.shape(1) != w.shape(1) ||
+      (bias && (bias->ndim() != 1 || bias->shape(0) != w.shape(0))))
+    throw std::invalid_argument("a (m, k), w (n, k) and bias (n,) expected");
+  carray<float> out({a.shape(0), w.shape(0)});
+  MATMUL(a.shape(0), w.shape(0), a.shape(1), a.data(), w.data(), bias ? bias->data() : nullptr, out.mutable_data());
+  return out;
+}
+
 void register_model(py::module_& m) {
+  // The active ISA's bf16 / int8 weight GEMMs, for tests that they give the same bits everywhere.
+  m.def("bf16_matmul", &matmul_values<bf16_matmul>, py::arg("a"), py::arg("w"), py::arg("bias") = py::none());
+  m.def("int8_matmul", &matmul_values<int8_matmul>, py::arg("a"), py::arg("w"), py::arg("bias") = py::none());
   // The vector activation code of the active ISA, for tests of its error bounds.
   m.def("activation_values", &activation_values<float>, py::arg("name"), py::arg("alpha"), py::arg("beta"),
         py::arg("x"));

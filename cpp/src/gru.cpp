@@ -19,6 +19,10 @@ void GruConfig::validate() const {
   positive("num_layers", num_layers);
   if (batch_norm && !(batch_norm_eps > 0 && std::isfinite(batch_norm_eps)))
     throw std::invalid_argument("batch_norm_eps must be a finite number > 0");
+  const int64_t longest_input = std::max({input_size, hidden_size, num_layers > 1 ? directions() * hidden_size : 0});
+  if (weight_format == WeightFormat::int8 && longest_input > kMaxInt8K)
+    throw std::invalid_argument("int8 weights: the products' inputs (input_size, hidden_size and a deeper layer's "
+                                "input) must be at most " + std::to_string(kMaxInt8K) + " long");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
     if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
@@ -54,6 +58,25 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
     const int64_t din = cfg.layer_input_size(static_cast<int64_t>(i) / cfg.directions());
     PackedLayer<T>& L = pw->layers[i];
     auto pack = [&](const std::vector<T>& w, int64_t k_dim, PackedGates<T>& out) {
+      if constexpr (sizeof(T) == 4) {
+        if (cfg.weight_format == WeightFormat::bf16) {
+          out.stride = kernels::packed_bf16_size(H, k_dim, k.nr);
+          out.bf16.resize(static_cast<size_t>(3 * out.stride));
+          for (int g = 0; g < 3; ++g)
+            k.pack_weights_bf16(w.data() + g * H * k_dim, H, k_dim, out.bf16.data() + g * out.stride);
+          return;
+        }
+        if (cfg.weight_format == WeightFormat::int8) {
+          out.stride = kernels::packed_int8_size(H, k_dim, k.nr);
+          out.int8.resize(static_cast<size_t>(3 * out.stride));
+          out.int8_scale.resize(static_cast<size_t>(3 * H));
+          out.int8_sum.resize(static_cast<size_t>(3 * H));
+          for (int g = 0; g < 3; ++g)
+            k.pack_weights_int8(w.data() + g * H * k_dim, H, k_dim, out.int8.data() + g * out.stride,
+                                out.int8_scale.data() + g * H, out.int8_sum.data() + g * H);
+          return;
+        }
+      }
       out.stride = kernels::packed_weight_size(H, k_dim, k.nr);
       out.data.resize(static_cast<size_t>(3 * out.stride));
       for (int g = 0; g < 3; ++g) k.pack_weights(w.data() + g * H * k_dim, H, k_dim, out.data.data() + g * out.stride);
@@ -69,6 +92,8 @@ const PackedWeights<T>& Gru<T>::Impl::packed_for(const kernels::KernelTable& tab
 template <class T>
 Gru<T>::Gru(const GruConfig& config) : impl_(std::make_unique<Impl>()) {
   config.validate();
+  if (config.weight_format != WeightFormat::f32 && sizeof(T) != 4)
+    throw std::invalid_argument("bf16 and int8 weights are formats of float32 models");
   impl_->cfg = config;
   const int64_t H = config.hidden_size;
   const size_t n = static_cast<size_t>(config.num_layers * config.directions());

@@ -97,6 +97,8 @@ template <class T>
 void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, const T* dh_n, T* dx, T* dh0,
                       const LayerGrads<T>* grads, const TrainingMode& mode, T* workspace) const {
   const GruConfig& c = impl_->cfg;
+  if (c.weight_format != WeightFormat::f32)
+    throw std::invalid_argument("backward: a model with bf16 or int8 weights is for inference only");
   const kernels::TypedKernels<T>& K = dispatch::active_table().get<T>();
   const SequenceLayout lay = SequenceLayout::make(batch);
   const CacheLayout cl{c, batch.steps * batch.batch};

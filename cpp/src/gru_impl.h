@@ -21,7 +21,11 @@ namespace fastgru {
 template <class T>
 struct PackedGates {
   AlignedVector<T> data;
-  int64_t stride = 0;  // elements from one gate block to the next
+  AlignedVector<uint16_t> bf16;  // instead of data for bf16 weights (kernels::Bf16GateGemmArgs)
+  AlignedVector<int8_t> int8;    // instead of data for int8 weights (kernels::Int8GateGemmArgs),
+  std::vector<float> int8_scale;    // with each output row's scale
+  std::vector<int32_t> int8_sum;    // and sum of its int8 values (rows of gate g at g * H)
+  int64_t stride = 0;  // elements (of data, bf16 or int8) from one gate block to the next
   const T* gate(int g) const { return data.data() + g * stride; }
 };
 

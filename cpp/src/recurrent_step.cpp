@@ -15,6 +15,18 @@ namespace {
 template <class T>
 void gate_gemm(const kernels::TypedKernels<T>& K, const PackedGates<T>& W, int64_t k, int64_t H, int g0, int gates,
                int64_t rows, const T* a, int64_t lda, const T* bias, T* c, int64_t ldc, int64_t c0, int64_t c1) {
+  if constexpr (sizeof(T) == 4) {
+    if (!W.bf16.empty()) {
+      K.gemm_gates_bf16({rows, gates, k, c0, c1, a, lda, W.bf16.data() + g0 * W.stride, W.stride, bias + g0 * H,
+                         c + g0 * H, ldc, H});
+      return;
+    }
+    if (!W.int8.empty()) {
+      K.gemm_gates_int8({rows, gates, k, c0, c1, a, lda, W.int8.data() + g0 * W.stride, W.stride,
+                         W.int8_scale.data() + g0 * H, W.int8_sum.data() + g0 * H, bias + g0 * H, c + g0 * H, ldc, H});
+      return;
+    }
+  }
   K.gemm_gates({rows, gates, k, c0, c1, a, lda, W.gate(g0), W.stride, bias + g0 * H, c + g0 * H, ldc, H});
 }
 
@@ -38,7 +50,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
                     const GruConfig& cfg, const StepArgs<T>& s) {
   const int64_t H = cfg.hidden_size, rec_ld = cfg.record_width();
   if (s.x && s.rows == 1 && H <= K.nr && cfg.reset_after && cfg.standard_math() && !s.bn_weight && !s.rec &&
-      !s.y) {
+      !s.y && cfg.weight_format == WeightFormat::f32) {
     K.small_step({H, s.din, K.nr, s.x, s.h_prev, P.ih.gate(0), P.ih.stride, P.hh.gate(0), P.hh.stride, s.bias_ih,
                   bias_hh, s.h_next});
     return;

@@ -54,6 +54,7 @@ class Spec:
     bn_eps: float | None = None  # the Light GRU's batch norm epsilon (None for the other forms)
     direction: str = "forward"  # "reverse": one direction reading each sequence backwards (_sequences)
     merge: str | None = "concat"  # how y holds a bidirectional model's two halves (_sequences.MERGES)
+    precision: str = "float32"  # or "bf16": weights (and their products' inputs) in bfloat16 (fastgru.quantize)
 
     @property
     def batch_norm(self) -> bool:
@@ -77,6 +78,8 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
     f32, f64 = classes or (_core.GruF32, _core.GruF64)
     core_cls = f32 if spec.dtype == np.float32 else f64
     bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
+    if spec.precision != "float32":
+        bn["weight_format"] = spec.precision
     # The Light GRU always has the core's biases: bias_ih holds r's constant.
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,
                     spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)

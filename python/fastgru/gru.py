@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import numpy as np
 from . import cells
 from . import functional as F
 from . import _sequences as S
+from . import quantize
 from ._npz import PARSE_ERRORS, Npz
 from ._typing import ArrayIn, FloatArray, OptionalArrayIn
 from ._validation import check_bool, check_dropout, check_dtype, check_size, float_array
@@ -72,13 +74,14 @@ class GRU:
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                 device: str = "cpu", direction: str = "forward", merge: str | None = "concat") -> None:
+                 device: str = "cpu", direction: str = "forward", merge: str | None = "concat",
+                 precision: str = "float32") -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
-                        bn_eps=bn_eps, device=device, direction=direction, merge=merge)
+                        bn_eps=bn_eps, device=device, direction=direction, merge=merge, precision=precision)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
         params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
                          else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
@@ -101,7 +104,8 @@ class GRU:
                    activation_alpha: float | None = None, activation_beta: float | None = None,
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                   device: str = "cpu", direction: str = "forward", merge: str | None = "concat") -> None:
+                   device: str = "cpu", direction: str = "forward", merge: str | None = "concat",
+                   precision: str = "float32") -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
@@ -126,6 +130,12 @@ class GRU:
             direction=S.check_direction(direction, bool(bidirectional)),
             merge=S.check_merge(merge, bool(bidirectional)),
         )
+        precision = quantize.check_precision(precision, self._spec.dtype)
+        if precision != "float32":
+            if device == "cuda":
+                raise ValueError(f"precision={precision!r} is a CPU inference format; device='cuda' runs float32 "
+                                 "and float64 models")
+            self._spec = dataclasses.replace(self._spec, precision=precision)
         self._dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
 
@@ -154,6 +164,7 @@ class GRU:
     bn_eps = property(lambda self: self._spec.bn_eps)
     direction = property(lambda self: self._spec.direction)  # "forward" or "reverse" (one direction)
     merge = property(lambda self: self._spec.merge)  # a bidirectional y's halves: "concat", "sum", ...
+    precision = property(lambda self: self._spec.precision)  # "float32", or a reduced one (quantized())
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -170,7 +181,9 @@ class GRU:
         # shows (attributes, parameters(), state_dict(), save) is what its core computes with;
         # changes go through load_state_dict, which repacks. Arrays this model already froze are kept.
         old = self.__dict__.get("_params", {})
-        params = {k: v if old.get(k) is v else F.frozen(v) for k, v in params.items()}
+        rounded = quantize.rounding(self._spec.precision)
+        params = {k: v if old.get(k) is v else F.frozen(rounded(v, k) if rounded and quantize.is_weight(k) else v)
+                  for k, v in params.items()}
         # Guards the model's state against a running-statistics update in another thread (the
         # loaders call this without __init__, so it is made here).
         lock = self.__dict__.setdefault("_state_lock", threading.Lock())
@@ -249,6 +262,8 @@ class GRU:
             extra.append(f"direction={self.direction!r}")
         if self.merge != "concat":
             extra.append(f"merge={self.merge!r}")
+        if self.precision != "float32":
+            extra.append(f"precision={self.precision!r}")
         extra.append(f"dtype={self.dtype.name}")
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
@@ -285,6 +300,7 @@ class GRU:
         normalises with the batch's statistics and then updates its running statistics (like a
         PyTorch module in train mode: this call changes the model's state)."""
         training = check_bool("training", training)
+        self._check_full_precision("forward (the differentiable one)")
         rate = self.dropout if training and self.num_layers > 1 else 0.0
         seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
         if self._device == "cuda" and _on_device(x):
@@ -320,6 +336,24 @@ class GRU:
                                  "direction='reverse' or a merge): pass NumPy dy / dh_n")
             return device_backward(self, cache, dy, dh_n)
         return F.run_backward(cache, dy, dh_n)
+
+    def _check_full_precision(self, what: str) -> None:
+        if self.precision != "float32":
+            raise ValueError(f"{what}: this model has precision={self.precision!r}, for inference only (__call__, "
+                             "step); train the float32 model and call quantized() again")
+
+    def quantized(self, precision: str) -> "GRU":
+        """An inference copy of this float32 model in a reduced precision (fastgru.quantize): "bf16"
+        stores the weights rounded to bfloat16 and runs every weight product in bf16 with float32
+        accumulation; "int8" stores per-row symmetric int8 weights and quantizes each product's
+        input rows dynamically, with exact int32 sums. Same call API (__call__, step, save/load,
+        state_dict of the stored weights)."""
+        if self.dtype != np.float32 or self.precision != "float32":
+            raise ValueError(f"quantized() converts a float32 model; this one has dtype={self.dtype.name}, "
+                             f"precision={self.precision!r}")
+        if self._device != "cpu":
+            raise ValueError(f"quantized() makes CPU inference models; this model is on {self._device!r}")
+        return type(self)._without_params(**dict(self.config(), precision=precision))._adopt(self._rng, self._params)
 
     def initial_state(self, batch: int = 1) -> FloatArray:
         """Zeros of shape (num_layers * num_directions, batch, hidden_size)."""
@@ -389,11 +423,14 @@ class GRU:
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
                          padding=self._padding, **self._spec.math.config(), direction=self.direction,
-                         merge=self.merge)
+                         merge=self.merge, precision=self.precision)
         std.load_state_dict(cells.to_internal(self._spec.form, self.hidden_size, self._params))
         return std
 
     def _exportable(self, to: str) -> "GRU":
+        if self.precision != "float32":
+            raise ValueError(f"{to} export: this model has precision={self.precision!r}, which {to} would not "
+                             "reproduce (it rounds x and h to bf16 too); export the float32 model")
         if self.direction == "reverse" and to == "PyTorch":
             raise ValueError("torch.nn.GRU has no reverse-only form (direction='reverse'); export with to_onnx")
         if self.merge != "concat" and to == "PyTorch":
@@ -469,7 +506,8 @@ class GRU:
                     **self._spec.math.config(),
                     **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}),
                     **({"direction": self.direction} if self.direction != "forward" else {}),
-                    **({"merge": self.merge} if self.merge != "concat" else {}))
+                    **({"merge": self.merge} if self.merge != "concat" else {}),
+                    **(dict(precision=self.precision) if self.precision != "float32" else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
@@ -503,7 +541,7 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
     "activation": ("str", "null"), "recurrent_activation": ("str",), "direction": ("str",),
-    "merge": ("str", "null"),
+    "merge": ("str", "null"), "precision": ("str",),
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

@@ -17,6 +17,11 @@
 
 namespace fastgru {
 
+enum class WeightFormat : int { f32, bf16, int8 };
+// The longest product input an int8 model may have: its int32 sums of k products of at most
+// 255 * 127 cannot overflow.
+constexpr int64_t kMaxInt8K = 65536;
+
 struct GruConfig {
   int64_t input_size = 0;
   int64_t hidden_size = 0;
@@ -28,6 +33,14 @@ struct GruConfig {
   // Batch norm on the z and n blocks of the input projection (Light GRU); see set_batch_norm.
   bool batch_norm = false;
   double batch_norm_eps = 1e-5;
+  // How the weights are stored and multiplied. bf16 and int8 are inference formats of float
+  // models (backward() refuses them); gates and state stay float32.
+  //   bf16: weights rounded to bfloat16; each product rounds its input to bfloat16 too and adds
+  //         pairs of products in float32 (vdpbf16ps).
+  //   int8: per-output-row symmetric int8 weights (scale max|row| / 127); each product quantizes
+  //         its input rows dynamically the same way (one scale per row) and sums in int32
+  //         (vpdpbusd); products' inputs may be at most kMaxInt8K long.
+  WeightFormat weight_format = WeightFormat::f32;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {

@@ -45,4 +45,10 @@ struct Interrupted : std::exception {
 void apply_activation(const ActivationSpec& act, int64_t n, const float* x, float* out);
 void apply_activation(const ActivationSpec& act, int64_t n, const double* x, double* out);
 
+// out[m, n] = a[m, k] · w[n, k]^T + bias[n] (bias may be null) with the active ISA's bf16 weight
+// kernel (a and w rounded to bfloat16, products accumulated as vdpbf16ps does); for tests.
+void bf16_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w, const float* bias, float* out);
+// The same with the active ISA's int8 weight kernel (kernels/kernel_table.h, Int8GateGemmArgs).
+void int8_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w, const float* bias, float* out);
+
 }  // namespace fastgru

@@ -45,12 +45,17 @@ uint32_t detect() {
   const bool ymm_state = (xcr0 & 0x6) == 0x6;
   const bool zmm_state = (xcr0 & 0xE6) == 0xE6;
   cpuid(7, 0, r);
-  const uint32_t ebx = r[1];
+  const uint32_t ebx = r[1], ecx = r[2], max_subleaf = r[0];
   const bool avx2 = (ebx >> 5) & 1;
   const bool f = (ebx >> 16) & 1, dq = (ebx >> 17) & 1, bw = (ebx >> 30) & 1, vl = (ebx >> 31) & 1;
   uint32_t features = 0;
   if (ymm_state && avx2 && fma) features |= kFeatureAvx2Fma;
   if ((features & kFeatureAvx2Fma) && zmm_state && f && dq && bw && vl) features |= kFeatureAvx512;
+  if ((features & kFeatureAvx512) && ((ecx >> 11) & 1)) features |= kFeatureAvx512Vnni;
+  if ((features & kFeatureAvx512) && max_subleaf >= 1) {
+    cpuid(7, 1, r);
+    if ((r[0] >> 5) & 1) features |= kFeatureAvx512Bf16;
+  }
   return features;
 }
 #else

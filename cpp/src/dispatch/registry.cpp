@@ -109,4 +109,23 @@ void apply_activation(const ActivationSpec& act, int64_t n, const double* x, dou
   dispatch::active_table().f64.activate(act, n, x, out);
 }
 
+void bf16_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w, const float* bias, float* out) {
+  const kernels::TypedKernels<float>& K = dispatch::active_table().f32;
+  std::vector<uint16_t> packed(static_cast<size_t>(kernels::packed_bf16_size(n, k, K.nr)));
+  K.pack_weights_bf16(w, n, k, packed.data());
+  const std::vector<float> zeros(bias ? 0 : static_cast<size_t>(n), 0.0f);
+  K.gemm_gates_bf16({m, 1, k, 0, n, a, k, packed.data(), 0, bias ? bias : zeros.data(), out, n, n});
+}
+
+void int8_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w, const float* bias, float* out) {
+  const kernels::TypedKernels<float>& K = dispatch::active_table().f32;
+  std::vector<int8_t> packed(static_cast<size_t>(kernels::packed_int8_size(n, k, K.nr)));
+  std::vector<float> scale(static_cast<size_t>(n));
+  std::vector<int32_t> sum(static_cast<size_t>(n));
+  K.pack_weights_int8(w, n, k, packed.data(), scale.data(), sum.data());
+  const std::vector<float> zeros(bias ? 0 : static_cast<size_t>(n), 0.0f);
+  K.gemm_gates_int8({m, 1, k, 0, n, a, k, packed.data(), 0, scale.data(), sum.data(), bias ? bias : zeros.data(), out,
+                     n, n});
+}
+
 }  // namespace fastgru

@@ -32,4 +32,9 @@ void gates_backward_before_r(const GateGradArgs<double>& args);
 void small_step(const SmallStepArgs<float>& args);
 void small_step(const SmallStepArgs<double>& args);
 void activate(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void pack_weights_bf16(const float* w, int64_t n, int64_t k, uint16_t* out);  // <isa>/gemm_bf16.cpp
+void gemm_gates_bf16(const Bf16GateGemmArgs& args);
+void pack_weights_int8(const float* w, int64_t n, int64_t k, int8_t* out, float* scale,
+                       int32_t* sum);  // <isa>/gemm_int8.cpp
+void gemm_gates_int8(const Int8GateGemmArgs& args);
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out);

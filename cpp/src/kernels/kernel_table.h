@@ -116,6 +116,45 @@ struct SmallStepArgs {
   T* h_out;          // [H]
 };
 
+// C = A · W^T + bias as GateGemmArgs, with W stored as bfloat16 (inference models with bf16
+// weights): gate g's panels of nr columns hold k in pairs, element (kk, column c) of a panel at
+// [(kk / 2) * 2 * nr + 2 * c + kk % 2], k zero-padded to even (packed_bf16_size). A is rounded to
+// bfloat16 too; every pair of products is accumulated in float32 as AVX512_BF16's vdpbf16ps
+// does (odd k first, then even, denormals flushed), natively or emulated bit for bit.
+struct Bf16GateGemmArgs {
+  int64_t rows, gates, k, col_begin, col_end;
+  const float* a;  // [rows, k], row stride lda
+  int64_t lda;
+  const uint16_t* b;  // gate 0's packed panels
+  int64_t block_stride;
+  const float* bias;  // gate 0's bias
+  float* c;           // gate 0's column 0, row stride ldc
+  int64_t ldc;
+  int64_t hidden;
+};
+
+// C = A · W^T + bias as GateGemmArgs, with W stored as int8 (inference models with int8
+// weights): output row j of W is w_q[j] * scale[j] (symmetric, scale = max|w[j]| / 127); panels
+// of nr columns hold k in quads, element (kk, column c) at [(kk / 4) * 4 * nr + 4 * c + kk % 4],
+// k zero-padded to a multiple of 4 (packed_int8_size). Each row of A is quantized the same way
+// (its own scale, max|a[i]| / 127, values rounded to nearest even) and offset by 128 to bytes;
+// the products are summed exactly in int32 (vpdpbusd), then
+//   C[i, j] = float(sum - 128 * colsum[j]) * (a_scale[i] * scale[j]) + bias[j],
+// the same on every ISA. A row of A holding NaN or infinity gives NaN.
+struct Int8GateGemmArgs {
+  int64_t rows, gates, k, col_begin, col_end;
+  const float* a;  // [rows, k], row stride lda
+  int64_t lda;
+  const int8_t* b;  // gate 0's packed panels
+  int64_t block_stride;
+  const float* scale;   // gate 0's per-column weight scales (gate g's at + g * hidden)
+  const int32_t* sum;   // gate 0's per-column sums of the int8 weights (likewise)
+  const float* bias;    // gate 0's bias
+  float* c;             // gate 0's column 0, row stride ldc
+  int64_t ldc;
+  int64_t hidden;
+};
+
 template <class T>
 struct TypedKernels {
   int nr;  // packed panel width (columns)
@@ -135,6 +174,12 @@ struct TypedKernels {
   void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
+  // bf16 weights (float tables only; null in the double ones). Same panel width nr.
+  void (*pack_weights_bf16)(const float* w, int64_t n, int64_t k, uint16_t* out);
+  void (*gemm_gates_bf16)(const Bf16GateGemmArgs& args);
+  // int8 weights (float tables only): packs and returns each output row's scale and int8 sum.
+  void (*pack_weights_int8)(const float* w, int64_t n, int64_t k, int8_t* out, float* scale, int32_t* sum);
+  void (*gemm_gates_int8)(const Int8GateGemmArgs& args);
 };
 
 struct KernelTable {
@@ -160,6 +205,16 @@ constexpr int kMaxPanelWidth = 32;
 // Packed size in elements of an (n x k) weight for panel width nr.
 inline int64_t packed_weight_size(int64_t n, int64_t k, int nr) {
   return (n + nr - 1) / nr * nr * k;
+}
+
+// Packed size in bfloat16 elements of an (n x k) weight for panel width nr (k rounded up to even).
+inline int64_t packed_bf16_size(int64_t n, int64_t k, int nr) {
+  return (n + nr - 1) / nr * nr * ((k + 1) / 2 * 2);
+}
+
+// Packed size in int8 elements of an (n x k) weight for panel width nr (k rounded up to 4).
+inline int64_t packed_int8_size(int64_t n, int64_t k, int nr) {
+  return (n + nr - 1) / nr * nr * ((k + 3) / 4 * 4);
 }
 
 }  // namespace fastgru::kernels

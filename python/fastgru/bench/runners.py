@@ -75,11 +75,14 @@ class FastGRURunner(Runner):
     def _ctx(self):
         return self.fg.use_isa(self.isa) if self.isa else contextlib.nullcontext()
 
+    def _model(self, case: Case, data: CaseData):
+        gru = self.fg.GRU(case.D, case.H, dtype=np.float32, seed=0)
+        gru.load_state_dict({k: v.copy() for k, v in data.params.items()})
+        return gru
+
     def prepare(self, case: Case, data: CaseData) -> Bench:
-        fg = self.fg
         with self._ctx():  # build under the ISA too, in case weights are packed per ISA
-            gru = fg.GRU(case.D, case.H, dtype=np.float32, seed=0)
-            gru.load_state_dict({k: v.copy() for k, v in data.params.items()})
+            gru = self._model(case, data)
         ctx = self._ctx if self.isa else None
 
         if case.kind == "step":
@@ -126,6 +129,24 @@ class FastGRURunner(Runner):
             return _train_outputs(y, {k: g[k] for k in ("x", "h0", *PARAM_NAMES)})
 
         return Bench(fn, output, ctx, "gru.forward + gru.backward")
+
+
+class FastGRUQuantizedRunner(FastGRURunner):
+    """fastgru's reduced-precision inference model (GRU.quantized), checked against fastgru
+    float32 with the limit of a reduced-precision result."""
+    is_fastgru = False
+    atol = 5e-2
+
+    def __init__(self, fg, precision: str):
+        super().__init__(fg)
+        self.precision = precision
+        self.name = f"fastgru-{precision}"
+
+    def unsupported(self, case: Case) -> str | None:
+        return "inference only" if case.kind == "train" else None
+
+    def _model(self, case: Case, data: CaseData):
+        return super()._model(case, data).quantized(self.precision)
 
 
 # ---------------------------------------------------------------------------------------
@@ -542,7 +563,7 @@ class OpenVinoRunner(Runner):
 
 # ---------------------------------------------------------------------------------------
 
-FRAMEWORKS = ("fastgru", "numpy", "torch", "onnxruntime", "openvino", "openvino-default")
+FRAMEWORKS = ("fastgru", "fastgru-bf16", "fastgru-int8", "numpy", "torch", "onnxruntime", "openvino", "openvino-default")
 
 
 def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None):
@@ -564,6 +585,9 @@ def discover(fg, selected: list[str], isa_mode: str | None, threads: int | None)
         runners.append(FastGRURunner(fg, isa_mode))
         primary = f"fastgru[{isa_mode}]"
 
+    for precision in ("bf16", "int8"):
+        if f"fastgru-{precision}" in selected:
+            runners.append(FastGRUQuantizedRunner(fg, precision))
     if "numpy" in selected:
         runners.append(NumpyRunner())
     if "torch" in selected:

@@ -3,7 +3,7 @@
 
 template <class T>
 constexpr TypedKernels<T> typed_kernels(int nr) {
-  return TypedKernels<T>{nr,
+  TypedKernels<T> k{nr,
                          &pack_weights,
                          &pack_rows,
                          &gemm_packed,
@@ -16,5 +16,16 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &gates_backward_before_n,
                          &gates_backward_before_r,
                          &small_step,
-                         &activate};
+                         &activate,
+                         nullptr,
+                         nullptr,
+                         nullptr,
+                         nullptr};
+  if constexpr (sizeof(T) == 4) {  // bf16 weights: float models only
+    k.pack_weights_bf16 = &pack_weights_bf16;
+    k.gemm_gates_bf16 = &gemm_gates_bf16;
+    k.pack_weights_int8 = &pack_weights_int8;
+    k.gemm_gates_int8 = &gemm_gates_int8;
+  }
+  return k;
 }
