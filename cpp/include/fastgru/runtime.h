@@ -44,5 +44,8 @@ struct Interrupted : std::exception {
 // exposed so tests can check its error bound against float64.
 void apply_activation(const ActivationSpec& act, int64_t n, const float* x, float* out);
 void apply_activation(const ActivationSpec& act, int64_t n, const double* x, double* out);
+// ... and for its derivative (what the backward kernels use).
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const double* x, double* out);
 
 }  // namespace fastgru

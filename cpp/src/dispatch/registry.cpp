@@ -109,4 +109,12 @@ void apply_activation(const ActivationSpec& act, int64_t n, const double* x, dou
   dispatch::active_table().f64.activate(act, n, x, out);
 }
 
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const float* x, float* out) {
+  dispatch::active_table().f32.activate_grad(act, n, x, out);
+}
+
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const double* x, double* out) {
+  dispatch::active_table().f64.activate_grad(act, n, x, out);
+}
+
 }  // namespace fastgru

@@ -33,3 +33,5 @@ void small_step(const SmallStepArgs<float>& args);
 void small_step(const SmallStepArgs<double>& args);
 void activate(const ActivationSpec& act, int64_t n, const float* x, float* out);
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out);
+void activate_grad(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void activate_grad(const ActivationSpec& act, int64_t n, const double* x, double* out);

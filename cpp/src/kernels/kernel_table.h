@@ -135,6 +135,8 @@ struct TypedKernels {
   void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
+  // out[i] = act'(x[i]) with the backward kernels' code (for testing it).
+  void (*activate_grad)(const ActivationSpec& act, int64_t n, const T* x, T* out);
 };
 
 struct KernelTable {

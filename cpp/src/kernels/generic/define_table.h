@@ -16,5 +16,6 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &gates_backward_before_n,
                          &gates_backward_before_r,
                          &small_step,
-                         &activate};
+                         &activate,
+                         &activate_grad};
 }
