@@ -44,8 +44,8 @@ TRUTH = {
     "selu": (lambda x, a: SELU_L * (x if x > 0 else SELU_A * mpmath.expm1(x)), [0.0]),
     "relu6": (lambda x, a: _clip(x, 0, 6), [0.0, 6.0]),
     "gelu": (lambda x, a: _gelu(x), []),
-    "gelu_tanh": (lambda x, a: x / 2 * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (x + mpmath.mpf("0.044715") * x**3))),
-                  []),
+    "gelu_tanh": (lambda x, a: x / 2 * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi)
+                                                       * (x + mpmath.mpf("0.044715") * x**3))), []),
     "silu": (lambda x, a: x / (1 + mpmath.exp(-x)), []),
     "hard_tanh": (lambda x, a: _clip(x, -1, 1), [-1.0, 1.0]),
     "log_sigmoid": (lambda x, a: -mpmath.log1p(mpmath.exp(-x)), []),

@@ -112,16 +112,19 @@ BEYOND_ONNX = {
     "selu": ({}, (lambda a: _SELU_L * np.where(a > 0, a, _SELU_A * np.expm1(np.minimum(a, 0))),
                   lambda a: _SELU_L * np.where(a > 0, 1.0, _SELU_A * np.exp(np.minimum(a, 0))))),
     "relu6": ({}, (lambda a: np.clip(a, 0, 6), lambda a: ((a > 0) & (a < 6)).astype(np.float64))),
-    "gelu": ({}, (lambda a: 0.5 * a * (1 + _erf(a / math.sqrt(2))), lambda a: 0.5 * (1 + _erf(a / math.sqrt(2))) + a * _phi(a))),
+    "gelu": ({}, (lambda a: 0.5 * a * (1 + _erf(a / math.sqrt(2))),
+                  lambda a: 0.5 * (1 + _erf(a / math.sqrt(2))) + a * _phi(a))),
     "gelu_tanh": ({}, _gelu_tanh()),
     "silu": ({}, (lambda a: a * _sig(a), lambda a: _sig(a) * (1 + a * (1 - _sig(a))))),
     "hard_tanh": ({}, (lambda a: np.clip(a, -1, 1), lambda a: (np.abs(a) < 1).astype(np.float64))),
     "log_sigmoid": ({}, (lambda a: -np.logaddexp(0, -a), lambda a: _sig(-a))),
     "mish": ({}, _mish()),
-    "hard_silu": ({}, (lambda a: a * np.clip(a + 3, 0, 6) / 6, lambda a: np.where(a < -3, 0.0, np.where(a > 3, 1.0, (2 * a + 3) / 6)))),
+    "hard_silu": ({}, (lambda a: a * np.clip(a + 3, 0, 6) / 6,
+                       lambda a: np.where(a < -3, 0.0, np.where(a > 3, 1.0, (2 * a + 3) / 6)))),
     "sparse_plus": ({}, (lambda a: np.where(a <= -1, 0.0, np.where(a < 1, (a + 1) ** 2 / 4, a)),
                          lambda a: np.where(a <= -1, 0.0, np.where(a < 1, (a + 1) / 2, 1.0)))),
-    "squareplus": (dict(alpha=2.0), (lambda a: (a + np.sqrt(a * a + 2)) / 2, lambda a: (1 + a / np.sqrt(a * a + 2)) / 2)),
+    "squareplus": (dict(alpha=2.0), (lambda a: (a + np.sqrt(a * a + 2)) / 2,
+                                     lambda a: (1 + a / np.sqrt(a * a + 2)) / 2)),
     "sin": ({}, (np.sin, np.cos)),
     "tanh_shrink": ({}, (lambda a: a - np.tanh(a), lambda a: np.tanh(a) ** 2)),
     "soft_shrink": (dict(alpha=0.4), (lambda a: np.where(a > 0.4, a - 0.4, np.where(a < -0.4, a + 0.4, 0.0)),
@@ -491,7 +494,8 @@ def test_activations_beyond_onnx_config_and_exports(rng, tmp_path):
     assert_close(back(x)[0], sq(x)[0], EXACT[np.dtype(np.float32)], "y after save/load")
     with pytest.raises(ValueError, match="activation_alpha must be > 0 for activation='squareplus', got 0.0"):
         fastgru.GRU(D, H, activation="squareplus", activation_alpha=0.0)
-    with pytest.raises(ValueError, match="recurrent_activation_alpha must be >= 0 for recurrent_activation='hard_shrink'"):
+    with pytest.raises(ValueError,
+                       match="recurrent_activation_alpha must be >= 0 for recurrent_activation='hard_shrink'"):
         fastgru.GRU(D, H, recurrent_activation="hard_shrink", recurrent_activation_alpha=-0.5)
     with pytest.raises(ValueError, match="activation_alpha=1.0 is not used by activation='gelu'"):
         fastgru.GRU(D, H, activation="gelu", activation_alpha=1.0)

@@ -157,8 +157,9 @@ def _layer_math(cell: Any, where: str) -> dict[str, Any]:
         act, alpha, beta = math
         out.update({arg: act, f"{arg}_alpha": alpha, f"{arg}_beta": beta})
     if bad:
+        ops = ", ".join(f"keras.ops.{name}" for name in KERAS_OPS_ACTIVATIONS)
         raise ValueError(f"{where}: {' and '.join(bad)}: not among the Keras activations fastgru computes "
-                         f"exactly ({', '.join(KERAS_ACTIVATIONS)}; keras.ops.{', keras.ops.'.join(KERAS_OPS_ACTIVATIONS)})")
+                         f"exactly ({', '.join(KERAS_ACTIVATIONS)}; {ops})")
     return out
 
 
