@@ -27,8 +27,9 @@ Forms (see docs/API.md, "Cell forms"):
   is U_n h + b_hn exactly). The batch norm's own arrays (weight, bias, running statistics) pass
   through unchanged.
 
-Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
-default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
+Activations (``CellMath``): ONNX's set, and the elementwise Keras 3 functions beyond it (selu,
+gelu, silu, mish, ..., and sin), for the gates (``recurrent_activation``, sigmoid by default) and
+the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
 the core runs them. The negation tricks above need a gate activation with f(-a) = 1 - f(a).
 """
 
