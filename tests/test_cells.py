@@ -696,7 +696,7 @@ BAD = [
     (dict(cell="mgu", reset_after=True), ValueError, "reset_after must be False"),
     (dict(gates="type3", bias=False), ValueError, "type3' needs bias=True"),
     (dict(reset_after="yes"), TypeError, "reset_after must be a bool"),
-    (dict(activation="swish"), ValueError, "activation must be one of"),
+    (dict(activation="softmax"), ValueError, "activation must be one of"),
     (dict(recurrent_activation=None), ValueError, "recurrent_activation must be one of"),
     (dict(activation_alpha=0.5), ValueError, "activation_alpha=0.5 is not used by activation='tanh'"),
     (dict(recurrent_activation_beta=0.5), ValueError, "recurrent_activation_beta=0.5 is not used"),
