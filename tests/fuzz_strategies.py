@@ -195,7 +195,7 @@ def constructor_cases(draw: Any) -> Case:
         "dropout": [-0.1, 1.0, float("nan"), float("inf"), "0.1", None, True],
         "reset_after": ["yes", 1, np.array(True)], "dtype": ["float16", "int32", "junk", object(), np.complex64],
         "seed": [-1, 1.5, "x", object()], "padding": ["ones", None, 0], "gates": ["type4", None, 1],
-        "update": ["new", None], "cell": ["lstm", None, 3], "activation": ["swish", 3, ""],
+        "update": ["new", None], "cell": ["lstm", None, 3], "activation": ["softmax", 3, ""],
         "recurrent_activation": ["tanh2", None], "activation_alpha": [float("nan"), "1", 1.0],
         "clip": [0.0, -1.0, float("inf"), "1", True], "bn_momentum": [2.0, -1.0, "x", 0.5],
         "bn_eps": [0.0, -1.0, float("nan"), 1e-3], "device": ["gpu", "CPU", None, 0],

@@ -7,6 +7,7 @@ fastgru.cells' mapping onto the standard cell: each gate's pre-activation is the
 whichever of W_i x, W_h h, b_i, b_h the form has, and the update is the form's own.
 """
 
+import math
 import re
 
 import numpy as np
@@ -82,6 +83,56 @@ ACTS = {
     "hard_sigmoid(0.25,0.5)": _hard_sigmoid(0.25, 0.5),
 }
 STANDARD_MATH = dict(f=ACTS["sigmoid"], g=ACTS["tanh"], clip=None)
+
+# The elementwise activations beyond ONNX's set, with Keras 3's definitions (docs/API.md), and
+# their derivatives: name -> (model kwargs, (function, derivative)).
+_SELU_L, _SELU_A = 1.0507009873554805, 1.6732632423543772
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _phi(a):
+    return np.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+
+
+def _gelu_tanh():
+    c = math.sqrt(2 / math.pi)
+
+    def u(a):
+        return c * (a + 0.044715 * a**3)
+    return (lambda a: 0.5 * a * (1 + np.tanh(u(a))),
+            lambda a: 0.5 * (1 + np.tanh(u(a))) + 0.5 * a * (1 - np.tanh(u(a)) ** 2) * c * (1 + 3 * 0.044715 * a * a))
+
+
+def _mish():
+    sp = lambda a: np.logaddexp(0, a)  # noqa: E731
+    return (lambda a: a * np.tanh(sp(a)), lambda a: np.tanh(sp(a)) + a * (1 - np.tanh(sp(a)) ** 2) * _sig(a))
+
+
+BEYOND_ONNX = {
+    "selu": ({}, (lambda a: _SELU_L * np.where(a > 0, a, _SELU_A * np.expm1(np.minimum(a, 0))),
+                  lambda a: _SELU_L * np.where(a > 0, 1.0, _SELU_A * np.exp(np.minimum(a, 0))))),
+    "relu6": ({}, (lambda a: np.clip(a, 0, 6), lambda a: ((a > 0) & (a < 6)).astype(np.float64))),
+    "gelu": ({}, (lambda a: 0.5 * a * (1 + _erf(a / math.sqrt(2))),
+                  lambda a: 0.5 * (1 + _erf(a / math.sqrt(2))) + a * _phi(a))),
+    "gelu_tanh": ({}, _gelu_tanh()),
+    "silu": ({}, (lambda a: a * _sig(a), lambda a: _sig(a) * (1 + a * (1 - _sig(a))))),
+    "hard_tanh": ({}, (lambda a: np.clip(a, -1, 1), lambda a: (np.abs(a) < 1).astype(np.float64))),
+    "log_sigmoid": ({}, (lambda a: -np.logaddexp(0, -a), lambda a: _sig(-a))),
+    "mish": ({}, _mish()),
+    "hard_silu": ({}, (lambda a: a * np.clip(a + 3, 0, 6) / 6,
+                       lambda a: np.where(a < -3, 0.0, np.where(a > 3, 1.0, (2 * a + 3) / 6)))),
+    "sparse_plus": ({}, (lambda a: np.where(a <= -1, 0.0, np.where(a < 1, (a + 1) ** 2 / 4, a)),
+                         lambda a: np.where(a <= -1, 0.0, np.where(a < 1, (a + 1) / 2, 1.0)))),
+    "squareplus": (dict(alpha=2.0), (lambda a: (a + np.sqrt(a * a + 2)) / 2,
+                                     lambda a: (1 + a / np.sqrt(a * a + 2)) / 2)),
+    "sin": ({}, (np.sin, np.cos)),
+    "tanh_shrink": ({}, (lambda a: a - np.tanh(a), lambda a: np.tanh(a) ** 2)),
+    "soft_shrink": (dict(alpha=0.4), (lambda a: np.where(a > 0.4, a - 0.4, np.where(a < -0.4, a + 0.4, 0.0)),
+                                      lambda a: (np.abs(a) > 0.4).astype(np.float64))),
+    "hard_shrink": (dict(alpha=0.4), (lambda a: np.where(np.abs(a) > 0.4, a, 0.0),
+                                      lambda a: (np.abs(a) > 0.4).astype(np.float64))),
+    "exponential": ({}, (np.exp, np.exp)),
+}
 
 
 def _clip(a, clip):
@@ -386,6 +437,80 @@ def test_activations_and_clip_with_every_form(isa, rng, form, ra, math, dtype):
         assert_close(np.stack(ys), yu, REORDER[dtype], "stepped y")
 
 
+@pytest.mark.parametrize("name", list(BEYOND_ONNX))
+def test_reference_activation_derivatives_match_finite_differences(name):
+    """The reference's derivatives of the activations beyond ONNX's set, away from their kinks."""
+    f, df = BEYOND_ONNX[name][1]
+    a = np.linspace(-7.3, 7.3, 1461)
+    kinks = np.array([0.0, 6.0, -1.0, 1.0, -3.0, 3.0, -0.4, 0.4])
+    a = a[np.min(np.abs(a[:, None] - kinks[None]), axis=1) > 1e-3]
+    step = 1e-6
+    fd = (f(a + step) - f(a - step)) / (2 * step)
+    assert_close(df(a), fd, Tol(atol=1e-7, rtol=1e-7), f"{name}' vs finite differences")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("ra", [True, False], ids=["after", "before"])
+@pytest.mark.parametrize("role", ["activation", "recurrent_activation"])
+@pytest.mark.parametrize("name", list(BEYOND_ONNX))
+def test_activations_beyond_onnx_match_the_reference(isa, rng, name, role, ra, dtype):
+    """Each one as the candidate's g (gates sigmoid) and as the gates' f (candidate tanh): two
+    layers, both directions, lengths; forward and every gradient. Most of these are unbounded: as
+    gates (z outside [0, 1]) or an exponential candidate they make h grow geometrically, so those
+    runs get small inputs and weights (a blow-up would only test overflow)."""
+    dtype = np.dtype(dtype)
+    extra, fn = BEYOND_ONNX[name]
+    kwargs = {role: name, **{f"{role}_{k}": v for k, v in extra.items()}}
+    clip = None
+    if role == "recurrent_activation" and name == "exponential":
+        clip = kwargs["clip"] = 1.5  # and a clip: z = e^a
+    grows = role == "recurrent_activation" or name == "exponential"
+    x_scale, w_scale = (0.5, 0.3) if grows else (2.0, 0.5)  # 2x: well past the kinks
+    ref_math = dict(f=fn, g=ACTS["tanh"], clip=clip) if role == "recurrent_activation" else dict(
+        f=ACTS["sigmoid"], g=fn, clip=clip)
+    form = FORMS[0]
+    gru, params = _model(rng, form, ra, 2, True, dtype, scale=w_scale, **kwargs)
+    x, h0, lens, dy, dh_n = _inputs(rng, 2, True, dtype, True)
+    x = (x_scale * x).astype(dtype)
+    y, h_n, cache = gru.forward(x, h0, lens)
+    grads = gru.backward(cache, dy, dh_n)
+    want_y, want_h, want = ref_run(form, ra, _f64(params), x.astype(np.float64), h0.astype(np.float64), lens,
+                                   2, True, dy.astype(np.float64), dh_n.astype(np.float64), math=ref_math)
+    assert_close(y, want_y, FORWARD[dtype], "y")
+    assert_close(h_n, want_h, FORWARD[dtype], "h_n")
+    for gname, g in want.items():
+        assert_close(grads[gname], g, GRAD[dtype], f"d{gname}")
+    assert getattr(gru, role) == name and f"{role}={name!r}" in repr(gru)
+
+
+def test_activations_beyond_onnx_config_and_exports(rng, tmp_path):
+    gru = fastgru.GRU(D, H, activation="Swish", recurrent_activation="hard_swish", seed=0)
+    assert (gru.activation, gru.recurrent_activation) == ("silu", "hard_silu")  # Keras's aliases, stored canonical
+    sq = fastgru.GRU(D, H, activation="squareplus", seed=0)
+    assert sq.activation_alpha == 4.0  # Keras's default b
+    x = rng.standard_normal((T, B, D)).astype(np.float32)
+    back = fastgru.load(_saved(sq, tmp_path))
+    assert back.config() == sq.config()
+    assert_close(back(x)[0], sq(x)[0], EXACT[np.dtype(np.float32)], "y after save/load")
+    with pytest.raises(ValueError, match="activation_alpha must be > 0 for activation='squareplus', got 0.0"):
+        fastgru.GRU(D, H, activation="squareplus", activation_alpha=0.0)
+    with pytest.raises(ValueError,
+                       match="recurrent_activation_alpha must be >= 0 for recurrent_activation='hard_shrink'"):
+        fastgru.GRU(D, H, recurrent_activation="hard_shrink", recurrent_activation_alpha=-0.5)
+    with pytest.raises(ValueError, match="activation_alpha=1.0 is not used by activation='gelu'"):
+        fastgru.GRU(D, H, activation="gelu", activation_alpha=1.0)
+    with pytest.raises(ValueError, match="default activations"):
+        gru.to_torch()
+    pytest.importorskip("onnx")
+    with pytest.raises(ValueError, match="recurrent_activation='hard_silu' and activation='silu': not among ONNX's"):
+        gru.to_onnx(tmp_path / "m.onnx")
+
+
+def _saved(gru, tmp_path):
+    gru.save(tmp_path / "m.npz")
+    return tmp_path / "m.npz"
+
+
 def test_activation_config_save_load_and_exports(rng, tmp_path):
     kw = dict(activation="elu", recurrent_activation="HardSigmoid", clip=3.0)
     gru = fastgru.GRU(D, H, gates="type1", seed=0, **kw)
@@ -571,7 +696,7 @@ BAD = [
     (dict(cell="mgu", reset_after=True), ValueError, "reset_after must be False"),
     (dict(gates="type3", bias=False), ValueError, "type3' needs bias=True"),
     (dict(reset_after="yes"), TypeError, "reset_after must be a bool"),
-    (dict(activation="swish"), ValueError, "activation must be one of"),
+    (dict(activation="softmax"), ValueError, "activation must be one of"),
     (dict(recurrent_activation=None), ValueError, "recurrent_activation must be one of"),
     (dict(activation_alpha=0.5), ValueError, "activation_alpha=0.5 is not used by activation='tanh'"),
     (dict(recurrent_activation_beta=0.5), ValueError, "recurrent_activation_beta=0.5 is not used"),

@@ -132,6 +132,8 @@ def test_batch_sizes_and_gemm_tiles(rng, dtype, shape):
     dict(gates="type1"), dict(gates="type3", reset_after=False), dict(update="candidate"), dict(cell="mgu"),
     dict(activation="elu", recurrent_activation="hard_sigmoid", clip=2.0),
     dict(activation="softsign", recurrent_activation="leaky_relu", reset_after=False),
+    dict(activation="gelu", recurrent_activation="log_sigmoid"),  # beyond ONNX: the shared scalar code
+    dict(activation="mish", recurrent_activation="hard_silu", reset_after=False, clip=2.0),
     dict(cell="ligru"),
 ])
 def test_cell_forms_and_activations(rng, dtype, form):

@@ -38,9 +38,14 @@ KERAS_ACT = Tol(atol=1e-5, rtol=1e-5)
 # Gradients against Keras's autograd (torch backend), float32: sums over T*B terms, as GRAD.
 KERAS_GRAD = {F32: Tol(atol=2e-5, rtol=1e-4)}
 
-# Every Keras 3 activation fastgru maps exactly; and some it cannot.
-MAPPED = ["tanh", "sigmoid", "relu", "linear", "elu", "celu", "leaky_relu", "softsign", "softplus", "hard_sigmoid"]
-UNMAPPED = ["selu", "relu6", "gelu", "silu", "hard_tanh", "exponential", "mish"]
+# Every Keras 3 activation fastgru maps exactly (the elementwise ones); and some it cannot (they
+# mix the units of a row).
+MAPPED = ["tanh", "sigmoid", "relu", "linear", "elu", "celu", "leaky_relu", "softsign", "softplus", "hard_sigmoid",
+          "sparse_sigmoid", "selu", "relu6", "gelu", "silu", "swish", "hard_tanh", "log_sigmoid", "mish", "hard_silu",
+          "hard_swish", "sparse_plus", "squareplus", "tanh_shrink", "soft_shrink", "hard_shrink", "exponential"]
+# The Keras name keras_activation_names gives back for a function with several names.
+CANONICAL = {"celu": "elu", "swish": "silu", "hard_swish": "hard_silu"}
+UNMAPPED = ["softmax", "log_softmax", "sparsemax"]
 
 
 def _np(t):
@@ -478,10 +483,10 @@ def test_bad_weights_raise(rng):
 
 
 def test_bad_layers_raise(rng):
-    with pytest.raises(ValueError, match=r"activation='selu': not among the Keras activations"):
-        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, activation="selu"))
-    with pytest.raises(ValueError, match=r"recurrent_activation='relu6'"):
-        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, recurrent_activation="relu6"))
+    with pytest.raises(ValueError, match=r"activation='softmax': not among the Keras activations"):
+        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, activation="softmax"))
+    with pytest.raises(ValueError, match=r"recurrent_activation='log_softmax'"):
+        fastgru.GRU.from_keras(_keras_gru(3, 4, rng, recurrent_activation="log_softmax"))
     with pytest.raises(ValueError, match="no weights yet"):
         fastgru.GRU.from_keras(keras.layers.GRU(4))
     lstm = keras.layers.LSTM(4)
@@ -510,6 +515,8 @@ def test_bad_layers_raise(rng):
 @pytest.mark.parametrize("name", MAPPED)
 def test_from_keras_activations_match_keras(name, role, ra, rng):
     D, H, B, T = 4, 6, 3, 5
+    if name == "exponential" and role == "recurrent_activation":
+        T = 2  # z = e^a > 1 makes h grow doubly exponentially: overflow (in both) after a few steps
     layer = _keras_gru(D, H, rng, reset_after=ra, **{role: name})
     x = rng.standard_normal((B, T, D)).astype(np.float32)
     h0 = rng.uniform(-1, 1, (B, H)).astype(np.float32)
@@ -521,12 +528,31 @@ def test_from_keras_activations_match_keras(name, role, ra, rng):
 
     # Back: the same weights into a Keras layer built with the Keras names fastgru reports.
     names = keras_activation_names(gru)
-    assert names[role] == ("elu" if name == "celu" else name)
+    assert names[role] == CANONICAL.get(name, name)
     twin = keras.layers.GRU(H, return_sequences=True, return_state=True, reset_after=ra, **names)
     twin.build((None, None, D))
     twin.set_weights(gru.to_keras_weights())
     y_t, (h_t,) = _keras_run(twin, x, [h0])
     assert_close(y_t, y_k, KERAS_ACT, f"{role}={name} y after to_keras_weights")
+
+
+@pytest.mark.parametrize("op,ours", [("gelu", "gelu_tanh"), ("sin", "sin"), ("exp", "exponential")])
+def test_from_keras_ops_activations(op, ours, rng):
+    """keras.ops functions that are no Keras activation name (or whose defaults differ from it:
+    keras.ops.gelu is the tanh approximation, keras.activations.gelu the erf form) map to what
+    they compute, as the candidate and as the gate function."""
+    D, H, B, T = 4, 6, 3, 5
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    if op == "exp":
+        x = x[:, :2]  # z = e^a > 1 makes h grow doubly exponentially: overflow (in both) after a few steps
+    for role in ("activation", "recurrent_activation"):
+        layer = _keras_gru(D, H, rng, **{role: getattr(keras.ops, op)})
+        gru = fastgru.GRU.from_keras(layer)
+        assert getattr(gru, role) == ours
+        y_k, (h_k,) = _keras_run(layer, x)
+        y, h_n = gru(x)
+        assert_close(y, y_k, KERAS_ACT, f"{role}=keras.ops.{op} y")
+        assert_close(h_n[0], h_k, KERAS_ACT, f"{role}=keras.ops.{op} h_n")
 
 
 def test_keras_hard_sigmoid_is_onnx_hard_sigmoid_one_sixth():

@@ -27,6 +27,8 @@ MODELS = {
     "bidir-merge-mul": dict(input_size=3, hidden_size=5, bidirectional=True, merge="mul", batch_first=True),
     "onnx-activations-clip": dict(input_size=3, hidden_size=5, activation="leakyrelu", activation_alpha=0.1,
                                   recurrent_activation="hardsigmoid", clip=2.5),
+    "keras-activations": dict(input_size=3, hidden_size=5, activation="squareplus", activation_alpha=2.0,
+                              recurrent_activation="hard_silu"),
 }
 COPIES = {
     "pickle": lambda m: pickle.loads(pickle.dumps(m)),

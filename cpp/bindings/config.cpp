@@ -20,12 +20,24 @@ Activation activation_named(const std::string& name) {
       {"leakyrelu", Activation::leaky_relu},    {"thresholdedrelu", Activation::thresholded_relu},
       {"scaledtanh", Activation::scaled_tanh},  {"hardsigmoid", Activation::hard_sigmoid},
       {"elu", Activation::elu},                 {"softsign", Activation::softsign},
-      {"softplus", Activation::softplus}};
+      {"softplus", Activation::softplus},
+      // Beyond ONNX's GRU set (Keras 3's names; swish and hard_swish are Keras's aliases).
+      {"selu", Activation::selu},               {"relu6", Activation::relu6},
+      {"gelu", Activation::gelu},               {"gelutanh", Activation::gelu_tanh},
+      {"silu", Activation::silu},               {"swish", Activation::silu},
+      {"hardtanh", Activation::hard_tanh},      {"logsigmoid", Activation::log_sigmoid},
+      {"mish", Activation::mish},               {"hardsilu", Activation::hard_silu},
+      {"hardswish", Activation::hard_silu},     {"sparseplus", Activation::sparse_plus},
+      {"squareplus", Activation::squareplus},   {"sin", Activation::sin},
+      {"tanhshrink", Activation::tanh_shrink},  {"softshrink", Activation::soft_shrink},
+      {"hardshrink", Activation::hard_shrink},  {"exponential", Activation::exponential}};
   for (const auto& [n, a] : names)
     if (key == n) return a;
   throw py::value_error("unknown activation '" + name +
                         "': expected one of Sigmoid, Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, "
-                        "HardSigmoid, Elu, Softsign, Softplus");
+                        "HardSigmoid, Elu, Softsign, Softplus, selu, relu6, gelu, gelu_tanh, silu (swish), "
+                        "hard_tanh, log_sigmoid, mish, hard_silu (hard_swish), sparse_plus, squareplus, sin, "
+                        "tanh_shrink, soft_shrink, hard_shrink, exponential");
 }
 
 GruConfig make_config(int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,

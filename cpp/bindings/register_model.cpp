@@ -427,6 +427,14 @@ carray<float> matmul_values(const carray<float>& a, const carray<float>& w, cons
   return out;
 }
 
+template <class T>
+carray<T> activation_gradients(const std::string& name, double alpha, double beta, const carray<T>& x) {
+  const ActivationSpec act{activation_named(name), alpha, beta};
+  carray<T> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  apply_activation_grad(act, static_cast<int64_t>(x.size()), x.data(), out.mutable_data());
+  return out;
+}
+
 void register_model(py::module_& m) {
   // The active ISA's bf16 / int8 weight GEMMs, for tests that they give the same bits everywhere.
   m.def("bf16_matmul", &matmul_values<bf16_matmul>, py::arg("a"), py::arg("w"), py::arg("bias") = py::none());
@@ -435,6 +443,10 @@ void register_model(py::module_& m) {
   m.def("activation_values", &activation_values<float>, py::arg("name"), py::arg("alpha"), py::arg("beta"),
         py::arg("x"));
   m.def("activation_values", &activation_values<double>, py::arg("name"), py::arg("alpha"), py::arg("beta"),
+        py::arg("x"));
+  m.def("activation_gradients", &activation_gradients<float>, py::arg("name"), py::arg("alpha"), py::arg("beta"),
+        py::arg("x"));
+  m.def("activation_gradients", &activation_gradients<double>, py::arg("name"), py::arg("alpha"), py::arg("beta"),
         py::arg("x"));
   bind<float>(m, "GruF32");
   bind<double>(m, "GruF64");

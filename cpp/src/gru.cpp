@@ -24,10 +24,15 @@ void GruConfig::validate() const {
     throw std::invalid_argument("int8 weights: the products' inputs (input_size, hidden_size and a deeper layer's "
                                 "input) must be at most " + std::to_string(kMaxInt8K) + " long");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
-    if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
+    if (static_cast<int>(a->kind) < 0 || a->kind > Activation::last)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
     if (!std::isfinite(a->alpha) || !std::isfinite(a->beta))
       throw std::invalid_argument("activation alpha and beta must be finite");
+    if (a->kind == Activation::squareplus && !(a->alpha > 0))
+      throw std::invalid_argument("squareplus needs alpha (Keras's b) > 0, got " + std::to_string(a->alpha));
+    if ((a->kind == Activation::soft_shrink || a->kind == Activation::hard_shrink) && !(a->alpha >= 0))
+      throw std::invalid_argument("soft_shrink / hard_shrink need alpha (the threshold) >= 0, got " +
+                                  std::to_string(a->alpha));
   }
   if (!(math.clip >= 0) || !std::isfinite(math.clip))
     throw std::invalid_argument("clip must be a finite number >= 0 (0: no clipping), got " + std::to_string(math.clip));

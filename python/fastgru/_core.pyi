@@ -24,6 +24,12 @@ def activation_values(name: str, alpha: float, beta: float,
 @overload
 def activation_values(name: str, alpha: float, beta: float,
                       x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+@overload
+def activation_gradients(name: str, alpha: float, beta: float,
+                         x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+@overload
+def activation_gradients(name: str, alpha: float, beta: float,
+                         x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
 class _Gru:
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, bidirectional: bool,

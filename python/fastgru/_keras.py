@@ -7,8 +7,9 @@ Keras keeps gates in column blocks z | r | h of `kernel` (D, 3H) and `recurrent_
 fastgru (PyTorch) keeps them in row blocks r; z; n of `weight_ih` (3H, D) and `weight_hh` (3H, H).
 The conversion swaps the first two blocks and transposes: a pure permutation, exact both ways.
 
-Activations: the Keras 3 functions that are exactly one of fastgru's (ONNX's) map onto it with
-its parameters (``KERAS_ACTIVATIONS``); any other raises ValueError naming it.
+Activations: the Keras 3 functions that are exactly one of fastgru's map onto it with its
+parameters (``KERAS_ACTIVATIONS`` by Keras name, ``KERAS_OPS_ACTIVATIONS`` for keras.ops functions
+whose defaults differ); any other raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,32 @@ KERAS_ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
     # Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1), i.e. HardSigmoid(alpha=1/6, beta=1/2);
     # Keras 2 / tf.keras used 0.2x + 0.5 (fastgru's default alpha 0.2, ONNX's).
     "hard_sigmoid": ("hard_sigmoid", 1.0 / 6.0, 0.5),
+    "sparse_sigmoid": ("hard_sigmoid", 0.5, 0.5),  # clip((x + 1) / 2, 0, 1)
+    # Beyond ONNX's set: fastgru computes these under Keras's own names and definitions.
+    "selu": ("selu", None, None),
+    "relu6": ("relu6", None, None),
+    "gelu": ("gelu", None, None),  # keras.activations.gelu: approximate=False, the erf form
+    "silu": ("silu", None, None),
+    "hard_tanh": ("hard_tanh", None, None),
+    "log_sigmoid": ("log_sigmoid", None, None),
+    "mish": ("mish", None, None),
+    "hard_silu": ("hard_silu", None, None),  # x relu6(x + 3) / 6
+    "sparse_plus": ("sparse_plus", None, None),
+    "squareplus": ("squareplus", 4.0, None),  # Keras's default b = 4
+    "tanh_shrink": ("tanh_shrink", None, None),
+    "soft_shrink": ("soft_shrink", 0.5, None),  # Keras's default threshold
+    "hard_shrink": ("hard_shrink", 0.5, None),
+    "exponential": ("exponential", None, None),
+    # Keras's aliases (after the names above, which keras_activation_names prefers).
+    "swish": ("silu", None, None),
+    "hard_swish": ("hard_silu", None, None),
+}
+# keras.ops functions that are activations but not (or not with the same defaults) under that
+# name in keras.activations: keras.ops.gelu defaults to approximate=True, the tanh form.
+KERAS_OPS_ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
+    "gelu": ("gelu_tanh", None, None),
+    "sin": ("sin", None, None),  # SpeechBrain's Light GRU option; Keras has no activation of this name
+    "exp": ("exponential", None, None),
 }
 
 
@@ -98,15 +125,17 @@ def _activation_name(fn: Any) -> str:
     return getattr(fn, "__name__", None) or repr(fn)
 
 
-def _keras_function_map() -> dict[Any, str]:
-    """Keras function object -> its KERAS_ACTIVATIONS name."""
+def _keras_function_map() -> dict[Any, tuple[str, float | None, float | None]]:
+    """Keras function object -> (fastgru activation, alpha, beta)."""
     keras = _keras_module()
     out = {}
-    for name in KERAS_ACTIVATIONS:
-        out[keras.activations.get(name)] = name
+    for name, math in KERAS_ACTIVATIONS.items():
         op = getattr(keras.ops, name, None)
-        if op is not None:
-            out[op] = name
+        if op is not None and name not in KERAS_OPS_ACTIVATIONS:
+            out[op] = math
+        out[keras.activations.get(name)] = math
+    for name, math in KERAS_OPS_ACTIVATIONS.items():
+        out[getattr(keras.ops, name)] = math
     return out
 
 
@@ -118,17 +147,18 @@ def _layer_math(cell: Any, where: str) -> dict[str, Any]:
     for arg in ("activation", "recurrent_activation"):
         fn = getattr(cell, arg)
         try:
-            name = known.get(fn)
+            math = known.get(fn)
         except TypeError:  # an unhashable callable
-            name = None
-        if name is None:
+            math = None
+        if math is None:
             bad.append(f"{arg}={_activation_name(fn)!r}")
             continue
-        act, alpha, beta = KERAS_ACTIVATIONS[name]
+        act, alpha, beta = math
         out.update({arg: act, f"{arg}_alpha": alpha, f"{arg}_beta": beta})
     if bad:
+        ops = ", ".join(f"keras.ops.{name}" for name in KERAS_OPS_ACTIVATIONS)
         raise ValueError(f"{where}: {' and '.join(bad)}: not among the Keras activations fastgru computes "
-                         f"exactly ({', '.join(KERAS_ACTIVATIONS)})")
+                         f"exactly ({', '.join(KERAS_ACTIVATIONS)}; {ops})")
     return out
 
 

@@ -27,8 +27,9 @@ Forms (see docs/API.md, "Cell forms"):
   is U_n h + b_hn exactly). The batch norm's own arrays (weight, bias, running statistics) pass
   through unchanged.
 
-Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
-default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
+Activations (``CellMath``): ONNX's set, and the elementwise Keras 3 functions beyond it (selu,
+gelu, silu, mish, ..., and sin), for the gates (``recurrent_activation``, sigmoid by default) and
+the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
 the core runs them. The negation tricks above need a gate activation with f(-a) = 1 - f(a).
 """
 
@@ -269,14 +270,25 @@ def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float |
 
 _REQUIRED = "required"
 # name -> (alpha, beta) when not given: ONNX's operator defaults; None = the function has no such
-# parameter; _REQUIRED = ONNX gives no default (ScaledTanh).
+# parameter; _REQUIRED = ONNX gives no default (ScaledTanh). After ONNX's set, the elementwise
+# functions ONNX's GRU lacks, as Keras 3 defines them (docs/API.md's table): squareplus's alpha is
+# Keras's b, soft_shrink's and hard_shrink's its threshold.
 ACTIVATIONS: dict[str, tuple[Any, Any]] = {
     "sigmoid": (None, None), "tanh": (None, None), "relu": (None, None),
     "affine": (1.0, 0.0), "leaky_relu": (0.01, None), "thresholded_relu": (1.0, None),
     "scaled_tanh": (_REQUIRED, _REQUIRED), "hard_sigmoid": (0.2, 0.5), "elu": (1.0, None),
     "softsign": (None, None), "softplus": (None, None),
+    "selu": (None, None), "relu6": (None, None), "gelu": (None, None), "gelu_tanh": (None, None),
+    "silu": (None, None), "hard_tanh": (None, None), "log_sigmoid": (None, None), "mish": (None, None),
+    "hard_silu": (None, None), "sparse_plus": (None, None), "squareplus": (4.0, None), "sin": (None, None),
+    "tanh_shrink": (None, None), "soft_shrink": (0.5, None), "hard_shrink": (0.5, None),
+    "exponential": (None, None),
 }
-_BY_KEY = {name.replace("_", ""): name for name in ACTIVATIONS}  # "LeakyRelu", "leaky_relu" -> "leaky_relu"
+# "LeakyRelu", "leaky_relu" -> "leaky_relu"; Keras's aliases swish and hard_swish.
+_BY_KEY = {name.replace("_", ""): name for name in ACTIVATIONS} | {"swish": "silu", "hardswish": "hard_silu"}
+# Parameters with a restricted domain: name -> (test, what it must be).
+_ALPHA_DOMAIN = {"squareplus": (lambda a: a > 0, "> 0"), "soft_shrink": (lambda a: a >= 0, ">= 0"),
+                 "hard_shrink": (lambda a: a >= 0, ">= 0")}
 
 
 @dataclass(frozen=True)
@@ -321,7 +333,7 @@ def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, floa
     key = value.replace("_", "").lower() if isinstance(value, str) else None
     if key not in _BY_KEY:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, ACTIVATIONS))} (ONNX's names are accepted "
-                         f"too, e.g. 'LeakyRelu'), got {value!r}")
+                         f"too, e.g. 'LeakyRelu', and Keras's aliases 'swish', 'hard_swish'), got {value!r}")
     act = _BY_KEY[key]
     out = []
     for pname, given, default in ((f"{name}_alpha", alpha, ACTIVATIONS[act][0]),
@@ -336,6 +348,8 @@ def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, floa
             out.append(float(default))
         else:
             out.append(_real(pname, given))
+    if act in _ALPHA_DOMAIN and not _ALPHA_DOMAIN[act][0](out[0]):
+        raise ValueError(f"{name}_alpha must be {_ALPHA_DOMAIN[act][1]} for {name}={act!r}, got {out[0]}")
     return act, out[0], out[1]
 
 

@@ -58,7 +58,8 @@ class GRU:
     ``gates``, ``update`` and ``cell`` select a cell form from the literature that is this cell with
     its parameters mapped (fastgru.cells, docs/API.md "Cell forms"); the parameters are the form's own.
     ``activation`` (candidate), ``recurrent_activation`` (gates), their ``*_alpha``/``*_beta`` and
-    ``clip`` are ONNX's GRU attributes (docs/API.md "Activations and clip").
+    ``clip`` are ONNX's GRU attributes, with the elementwise Keras activations beyond ONNX's set too
+    (docs/API.md "Activations and clip").
 
     ``cell="ligru"`` is the Light GRU (Ravanelli et al. 2018): batch norm on the input projection,
     with its own ``bn_weight_l{k}``/``bn_bias_l{k}`` parameters and running statistics (buffers in

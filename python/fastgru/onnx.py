@@ -672,6 +672,12 @@ def export_gru(gru: GRU, path: str | os.PathLike[str] | None = None, *, initial_
     if not isinstance(gru, GRU):
         raise TypeError(f"export_gru expects a fastgru.GRU, got {type(gru).__name__}")
     gru = gru._exportable("ONNX")
+    beyond = [f"{arg}={getattr(gru, arg)!r}" for arg in ("recurrent_activation", "activation")
+              if getattr(gru, arg) not in _BY_FASTGRU_NAME]
+    if beyond:
+        raise ValueError(f"{' and '.join(beyond)}: not among ONNX's GRU activations "
+                         f"({', '.join(v[1] for v in ONNX_ACTIVATIONS.values())}), so an ONNX GRU node "
+                         "cannot compute this model")
     if sequence_lens and gru.padding == "carry" and not gru.bidirectional:
         raise ValueError("this model has padding='carry' (outputs past a length repeat the last valid one); an "
                          "ONNX GRU's outputs past sequence_lens are zero. Export with sequence_lens=False (a "

@@ -44,6 +44,9 @@ struct Interrupted : std::exception {
 // exposed so tests can check its error bound against float64.
 void apply_activation(const ActivationSpec& act, int64_t n, const float* x, float* out);
 void apply_activation(const ActivationSpec& act, int64_t n, const double* x, double* out);
+// ... and for its derivative (what the backward kernels use).
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const double* x, double* out);
 
 // out[m, n] = a[m, k] · w[n, k]^T + bias[n] (bias may be null) with the active ISA's bf16 weight
 // kernel (a and w rounded to bfloat16, products accumulated as vdpbf16ps does); for tests.

@@ -128,4 +128,12 @@ void int8_matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* w
                      n, n});
 }
 
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const float* x, float* out) {
+  dispatch::active_table().f32.activate_grad(act, n, x, out);
+}
+
+void apply_activation_grad(const ActivationSpec& act, int64_t n, const double* x, double* out) {
+  dispatch::active_table().f64.activate_grad(act, n, x, out);
+}
+
 }  // namespace fastgru

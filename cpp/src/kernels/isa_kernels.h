@@ -38,3 +38,5 @@ void pack_weights_int8(const float* w, int64_t n, int64_t k, int8_t* out, float*
                        int32_t* sum);  // <isa>/gemm_int8.cpp
 void gemm_gates_int8(const Int8GateGemmArgs& args);
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out);
+void activate_grad(const ActivationSpec& act, int64_t n, const float* x, float* out);
+void activate_grad(const ActivationSpec& act, int64_t n, const double* x, double* out);

@@ -174,6 +174,8 @@ struct TypedKernels {
   void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);
+  // out[i] = act'(x[i]) with the backward kernels' code (for testing it).
+  void (*activate_grad)(const ActivationSpec& act, int64_t n, const T* x, T* out);
   // bf16 weights (float tables only; null in the double ones). Same panel width nr.
   void (*pack_weights_bf16)(const float* w, int64_t n, int64_t k, uint16_t* out);
   void (*gemm_gates_bf16)(const Bf16GateGemmArgs& args);

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include <cstdint>
+#include <limits>
 #include <immintrin.h>
 
 #include "fastgru/activation.h"

@@ -24,5 +24,11 @@ void activate(const ActivationSpec& act, int64_t n, const float* x, float* out) 
 void activate(const ActivationSpec& act, int64_t n, const double* x, double* out) {
   activate_body<OpsF64>(act, n, x, out);
 }
+void activate_grad(const ActivationSpec& act, int64_t n, const float* x, float* out) {
+  activate_grad_body<OpsF32>(act, n, x, out);
+}
+void activate_grad(const ActivationSpec& act, int64_t n, const double* x, double* out) {
+  activate_grad_body<OpsF64>(act, n, x, out);
+}
 #undef FASTGRU_GATE_KERNELS
 #undef FASTGRU_GATE_KERNEL

@@ -17,11 +17,12 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &gates_backward_before_r,
                          &small_step,
                          &activate,
+                         &activate_grad,
                          nullptr,
                          nullptr,
                          nullptr,
                          nullptr};
-  if constexpr (sizeof(T) == 4) {  // bf16 weights: float models only
+  if constexpr (sizeof(T) == 4) {  // bf16 and int8 weights: float models only
     k.pack_weights_bf16 = &pack_weights_bf16;
     k.gemm_gates_bf16 = &gemm_gates_bf16;
     k.pack_weights_int8 = &pack_weights_int8;
