@@ -375,16 +375,22 @@ void bind(py::module_& m, const char* name) {
       .def(py::init([](int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                       std::optional<double> clip, bool batch_norm, double batch_norm_eps) {
-             return new PyGru<T>(make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
-                                             gate_activation, gate_alpha, gate_beta, candidate_activation,
-                                             candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps));
+                       std::optional<double> clip, bool batch_norm, double batch_norm_eps, const std::string& cell) {
+             GruConfig c = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
+                                       gate_activation, gate_alpha, gate_beta, candidate_activation, candidate_alpha,
+                                       candidate_beta, clip, batch_norm, batch_norm_eps);
+             if (cell == "libru")
+               c.cell = CellKind::libru;
+             else if (cell != "gru")
+               throw py::value_error("cell must be 'gru' or 'libru' (the core's state updates), got '" + cell + "'");
+             return new PyGru<T>(c);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
            py::arg("bidirectional"), py::arg("reset_after"), py::arg("gate_activation") = "sigmoid",
            py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
            py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
-           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5)
+           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5,
+           py::arg("cell") = "gru")
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),

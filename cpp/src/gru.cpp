@@ -25,6 +25,13 @@ void GruConfig::validate() const {
     if (!std::isfinite(a->alpha) || !std::isfinite(a->beta))
       throw std::invalid_argument("activation alpha and beta must be finite");
   }
+  if (cell != CellKind::gru && cell != CellKind::libru)
+    throw std::invalid_argument("unknown cell kind " + std::to_string(static_cast<int>(cell)));
+  // The LiBRU kernels compute sigmoid and softplus themselves, on the reset-after products.
+  if (cell == CellKind::libru &&
+      (!reset_after || math.gate.kind != Activation::sigmoid || math.candidate.kind != Activation::softplus ||
+       math.clip != 0))
+    throw std::invalid_argument("cell libru needs reset_after, a sigmoid gate, a softplus candidate and no clip");
   if (!(math.clip >= 0) || !std::isfinite(math.clip))
     throw std::invalid_argument("clip must be a finite number >= 0 (0: no clipping), got " + std::to_string(math.clip));
   // Every buffer index is an int64 product of at most a few of these; keep each well inside.

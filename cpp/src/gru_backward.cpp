@@ -160,7 +160,7 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
             single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
           };
           if (c.reset_after) {
-            gates(K.gates_backward_after);
+            gates(c.cell == CellKind::libru ? K.gates_backward_libru : K.gates_backward_after);
             gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
           } else {
             gates(K.gates_backward_before_n);

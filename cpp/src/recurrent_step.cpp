@@ -81,7 +81,10 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
     run([&](threading::Range r, kernels::GateArgs<T>& mine) {
       project(r);
       gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
-      K.gates_forward_after(mine);
+      if (cfg.cell == CellKind::libru)
+        K.gates_forward_libru(mine);
+      else
+        K.gates_forward_after(mine);
     });
     return;
   }

@@ -25,7 +25,11 @@ Forms (see docs/API.md, "Cell forms"):
   its batch norm on the z, n input blocks, a ReLU candidate, and r held at exactly 1: W_r = U_r = 0
   and b_ir = LIGRU_R_BIAS (sigma of it rounds to 1.0 in float32 and float64, so r * (U_n h + b_hn)
   is U_n h + b_hn exactly). The batch norm's own arrays (weight, bias, running statistics) pass
-  through unchanged.
+  through unchanged. Its candidate may also be tanh or leaky_relu (SpeechBrain's choices).
+- ``cell="libru"`` (Bittar & Garner 2021, the "logprobs" light Bayesian recurrent unit):
+  z = sigma(BN(W_z x) + U_z h [+ b_hz]); c = softplus(BN(W_c x) + U_c h [+ b_hc]);
+  h' = log(z e^h + (1 - z) e^c). The Light GRU's parameters and mapping exactly; the core runs
+  it with its own state update (cell="libru" in the core: not a linear mix, so its own kernels).
 
 Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
 default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
@@ -46,11 +50,15 @@ from ._validation import check_bool, check_choice
 
 __all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check_math", "param_names",
            "param_shapes", "row_blocks", "to_internal", "to_public_grads", "is_buffer", "internal_grad_names",
-           "check_batch_norm", "LIGRU_R_BIAS"]
+           "check_batch_norm", "LIGRU_R_BIAS", "LIGHT", "default_activation"]
 
 GATES = ("full", "type1", "type2", "type3")
 UPDATES = ("old", "candidate")
-CELLS = ("gru", "mgu", "ligru")
+CELLS = ("gru", "mgu", "ligru", "libru")
+LIGHT = ("ligru", "libru")  # the light cells: z and candidate rows only, batch norm on the input projection
+# The Light GRU's candidates: SpeechBrain's set (relu, tanh, leaky_relu, sin) less what the
+# core's activations lack.
+LIGRU_ACTIVATIONS = ("relu", "tanh", "leaky_relu")
 
 KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 BN_PARAMS = ("bn_weight", "bn_bias")  # the Light GRU's batch norm: trained parameters
@@ -71,8 +79,18 @@ class Form:
     def standard(self) -> bool:
         return self == STANDARD
 
+    @property
+    def light(self) -> bool:
+        """A light cell (ligru, libru): batch norm, no reset gate, public z and candidate rows."""
+        return self.cell in LIGHT
+
 
 STANDARD = Form()
+
+
+def default_activation(cell: str) -> str:
+    """The candidate's activation when activation=None: the cell's own."""
+    return {"ligru": "relu", "libru": "softplus"}.get(cell, "tanh")
 
 
 def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool) -> tuple[Form, bool]:
@@ -82,13 +100,13 @@ def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool)
     update = check_choice("update", update, UPDATES)
     if reset_after is not None:
         reset_after = check_bool("reset_after", reset_after)
-    if cell == "ligru":
+    if cell in LIGHT:
         for name, value, default in (("gates", gates, "full"), ("update", update, "old")):
             if value != default:
-                raise ValueError(f"{name}={value!r} is not defined for cell='ligru' (Ravanelli et al. 2018 fix its "
-                                 f"gates and update); leave {name}={default!r}")
+                raise ValueError(f"{name}={value!r} is not defined for cell={cell!r} (its paper fixes its gates and "
+                                 f"update); leave {name}={default!r}")
         if reset_after is False:
-            raise ValueError("cell='ligru' has no reset gate, so reset_after means nothing for it; leave it None")
+            raise ValueError(f"cell={cell!r} has no reset gate, so reset_after means nothing for it; leave it None")
         reset_after = True  # the core's cell that carries it (r held at 1)
     elif cell == "mgu":
         if gates != "full":
@@ -128,6 +146,7 @@ _LAYOUTS[("full", "mgu")] = dict(weight_ih=_MGU, weight_hh=_MGU, bias_ih=_MGU, b
 # one holds only r's constant). bias_hh (bias=True) is [b_hz; b_hn].
 _ZN = [[(Z, _P)], [(N, _P)]]
 _LAYOUTS[("full", "ligru")] = dict(weight_ih=_ZN, weight_hh=_ZN, bias_ih=[], bias_hh=_ZN)
+_LAYOUTS[("full", "libru")] = _LAYOUTS[("full", "ligru")]  # [W_z; W_c], the same mapping
 
 
 def _layout(form: Form) -> dict[str, list[list[tuple[int, int]]]]:
@@ -151,7 +170,7 @@ def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "g
     for layer in range(num_layers):
         for suffix in ("", "_reverse") if bidirectional else ("",):
             kinds = ["weight_ih", "weight_hh"]
-            if cell == "ligru":
+            if cell in LIGHT:
                 kinds += ["bias_hh"] * bias + [*BN_PARAMS, *BN_BUFFERS]
             elif bias:
                 kinds += ["bias_ih", "bias_hh"]
@@ -166,7 +185,7 @@ def is_buffer(name: str) -> bool:
 
 def internal_grad_names(form: Form, num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
     """Names for the core backward's per layer/direction gradients, flattened in its order."""
-    if form.cell != "ligru":
+    if not form.light:
         return param_names(num_layers, bidirectional, bias)
     # The core runs a Light GRU with both biases (r's constant lives in bias_ih) and batch norm.
     return [f"{kind}_l{layer}{suffix}" for layer in range(num_layers)
@@ -203,7 +222,7 @@ def to_internal(form: Form, hidden_size: int, params: Mapping[str, np.ndarray]) 
         if _kind(name).startswith("bn_"):
             out[name] = pub  # the core's own batch norm arrays
             continue
-        if form.cell == "ligru" and _kind(name) == "weight_ih":
+        if form.light and _kind(name) == "weight_ih":
             # Every layer/direction: r's constant bias, and zeros where the public form has no bias.
             suffix = name[len("weight_ih"):]
             b_ih = np.zeros(3 * H, dtype=pub.dtype)
@@ -249,10 +268,10 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
 def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float | None, float | None]:
     """(momentum, eps) resolved for the Light GRU (None -> 0.1, 1e-5, PyTorch's BatchNorm defaults);
     (None, None) for the other forms, which have no batch norm to configure."""
-    if form.cell != "ligru":
+    if not form.light:
         for name, value in (("bn_momentum", bn_momentum), ("bn_eps", bn_eps)):
             if value is not None:
-                raise ValueError(f"{name}={value!r} is only for cell='ligru' (the only form with batch norm); "
+                raise ValueError(f"{name}={value!r} is only for cell='ligru' or 'libru' (the forms with batch norm); "
                                  f"this model has cell={form.cell!r}")
         return None, None
     momentum = 0.1 if bn_momentum is None else _real("bn_momentum", bn_momentum)
@@ -342,10 +361,14 @@ def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, floa
 def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "sigmoid",
                activation_alpha: Any = None, activation_beta: Any = None, recurrent_activation_alpha: Any = None,
                recurrent_activation_beta: Any = None, clip: Any = None) -> CellMath:
-    """The validated activations and clip. activation=None is the form's own candidate: tanh, or ReLU
-    for the Light GRU."""
+    """The validated activations and clip. activation=None is the form's own candidate: tanh, ReLU
+    for the Light GRU, softplus for the LiBRU."""
     if activation is None:
-        activation = "relu" if form.cell == "ligru" else "tanh"
+        activation = default_activation(form.cell)
+    if (form.cell == "ligru" and isinstance(activation, str) and activation.lower() == "sin"
+            and "sin" not in ACTIVATIONS):
+        raise ValueError("activation='sin' (one of SpeechBrain's LiGRU candidates) is not supported yet: the core "
+                         f"has no sin activation; cell='ligru' takes {', '.join(map(repr, LIGRU_ACTIVATIONS))}")
     act, a_alpha, a_beta = _activation("activation", activation, activation_alpha, activation_beta)
     rec, r_alpha, r_beta = _activation("recurrent_activation", recurrent_activation, recurrent_activation_alpha,
                                        recurrent_activation_beta)
@@ -364,11 +387,16 @@ def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "
     if form.cell == "ligru":
         # Its activations are part of its definition (ReLU candidate, sigmoid gate); a clip would also
         # clip r's constant pre-activation and break r = 1.
-        if act != "relu":
-            raise ValueError(f"cell='ligru' has a ReLU candidate by definition (Ravanelli et al. 2018); got "
-                             f"activation={act!r} (leave it None or 'relu')")
+        if act not in LIGRU_ACTIVATIONS:
+            raise ValueError(f"cell='ligru' takes activation {', '.join(map(repr, LIGRU_ACTIVATIONS))} (ReLU, "
+                             f"Ravanelli et al. 2018's, by default; the others are SpeechBrain's); got {act!r}")
+    if form.cell == "libru" and act != "softplus":
+        raise ValueError(f"cell='libru' has a softplus candidate by definition (Bittar & Garner 2021); got "
+                         f"activation={act!r} (leave it None or 'softplus')")
+    if form.light:
         if rec != "sigmoid":
-            raise ValueError(f"cell='ligru' has a sigmoid update gate by definition; got recurrent_activation={rec!r}")
+            raise ValueError(f"cell={form.cell!r} has a sigmoid update gate by definition; got "
+                             f"recurrent_activation={rec!r}")
         if clip is not None:
-            raise ValueError(f"clip is not supported for cell='ligru' (got clip={clip})")
+            raise ValueError(f"clip is not supported for cell={form.cell!r} (got clip={clip})")
     return CellMath(act, a_alpha, a_beta, rec, r_alpha, r_beta, clip)

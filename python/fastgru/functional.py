@@ -54,7 +54,7 @@ class Spec:
 
     @property
     def batch_norm(self) -> bool:
-        return self.form.cell == "ligru"
+        return self.form.light
 
     @property
     def directions(self) -> int:
@@ -74,6 +74,8 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
     f32, f64 = classes or (_core.GruF32, _core.GruF64)
     core_cls = f32 if spec.dtype == np.float32 else f64
     bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
+    if spec.form.cell == "libru":  # its own state update (only the CPU core has it)
+        bn["cell"] = "libru"
     # The Light GRU always has the core's biases: bias_ih holds r's constant.
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,
                     spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
@@ -325,7 +327,7 @@ def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirect
         bidirectional = check_bool("bidirectional", bidirectional)
     if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
         raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
-    bias = ("bias_hh_l0" if cell == "ligru" else "bias_ih_l0") in params  # the Light GRU has no bias_ih
+    bias = ("bias_hh_l0" if cell in cells.LIGHT else "bias_ih_l0") in params  # the light cells have no bias_ih
     form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
     blocks = cells.row_blocks(form, "weight_ih")
     w = np.asarray(params["weight_ih_l0"])
@@ -373,9 +375,10 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                 clip: float | None = None, bn_eps: float | None = None) -> tuple[np.ndarray, np.ndarray, GruCache]:
     """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
     cell form's public parameters (state_dict entries); reset_after=None means True, or False for
-    cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru").
+    cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru", softplus for
+    cell="libru").
 
-    cell="ligru" with training=True normalises with the batch's statistics and returns them in
+    cell="ligru" (and "libru") with training=True normalises with the batch's statistics and returns them in
     cache.batch_stats (see update_running_stats); training=False uses params' running statistics."""
     spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
@@ -408,7 +411,8 @@ def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, An
     if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
     if batch_stats is None:
-        raise ValueError("batch_stats is None: only a training forward of cell='ligru' has batch statistics")
+        raise ValueError("batch_stats is None: only a training forward of cell='ligru' or 'libru' has batch "
+                         "statistics")
     params, batch_stats = _check_mapping("params", params), _check_mapping("batch_stats", batch_stats)
     out = {}
     for name, batch in batch_stats.items():

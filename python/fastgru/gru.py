@@ -57,6 +57,8 @@ class GRU:
     with its own ``bn_weight_l{k}``/``bn_bias_l{k}`` parameters and running statistics (buffers in
     state_dict); ``forward(training=True)`` uses the batch's statistics and updates the running ones
     with ``bn_momentum``; inference (``gru(x)``, ``step``, ``forward(training=False)``) uses them.
+    ``cell="libru"`` is the light Bayesian recurrent unit (Bittar & Garner 2021, "logprobs"): the
+    same parameters and batch norm, a softplus candidate c and h' = log(z e^h + (1 - z) e^c).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -101,6 +103,9 @@ class GRU:
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         self._device = device
+        if device == "cuda" and cell == "libru":
+            raise ValueError("cell='libru' has no CUDA kernels (its log-domain update runs on the CPU only); "
+                             "use device='cpu'")
         if not isinstance(padding, str) or padding not in ("zeros", "carry"):
             raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
@@ -146,7 +151,7 @@ class GRU:
     recurrent_activation_alpha = property(lambda self: self._spec.math.recurrent_activation_alpha)
     recurrent_activation_beta = property(lambda self: self._spec.math.recurrent_activation_beta)
     clip = property(lambda self: self._spec.math.clip)
-    bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
+    bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru" or "libru"
     bn_eps = property(lambda self: self._spec.bn_eps)
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
@@ -226,10 +231,10 @@ class GRU:
                               ("reset_after", self.cell != "mgu")):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)}")
-        math_defaults = dict(cells.STANDARD_MATH.config(), activation="relu" if self.cell == "ligru" else "tanh")
+        light = self._spec.form.light
+        math_defaults = dict(cells.STANDARD_MATH.config(), activation=cells.default_activation(self.cell))
         for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"), *math_defaults.items(),
-                              ("bn_momentum", 0.1 if self.cell == "ligru" else None),
-                              ("bn_eps", 1e-5 if self.cell == "ligru" else None)):
+                              ("bn_momentum", 0.1 if light else None), ("bn_eps", 1e-5 if light else None)):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)!r}")
         if self.dropout:
@@ -351,9 +356,9 @@ class GRU:
         the ones this model's form maps to, so it computes the same function with the same core
         arithmetic (bit for bit). Every other setting is kept; a new generator (seed 0) drives its
         dropout. Exports (to_torch, to_onnx, to_keras_weights) write this model."""
-        if self.cell == "ligru":
-            raise ValueError("cell='ligru' has batch norm on its input projection, which the standard GRU has not; "
-                             "there is no equivalent standard GRU")
+        if self._spec.form.light:
+            raise ValueError(f"cell={self.cell!r} has batch norm on its input projection, which the standard GRU has "
+                             "not; there is no equivalent standard GRU")
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
                          padding=self._padding, **self._spec.math.config())
@@ -361,9 +366,9 @@ class GRU:
         return std
 
     def _exportable(self, to: str) -> "GRU":
-        if self.cell == "ligru":
-            raise ValueError(f"{to} export: cell='ligru' has batch norm on its input projection, which {to}'s GRU "
-                             "has not; it cannot be exported")
+        if self._spec.form.light:
+            raise ValueError(f"{to} export: cell={self.cell!r} has batch norm on its input projection, which {to}'s "
+                             "GRU has not; it cannot be exported")
         if not self._spec.math.standard and to not in ("Keras", "ONNX"):  # ONNX's GRU has them as attributes
             raise ValueError(f"{to} export writes the default activations (sigmoid gates, tanh candidate, no "
                              f"clip); this model has activation={self.activation!r}, recurrent_activation="
@@ -429,7 +434,7 @@ class GRU:
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
                     **self._spec.math.config(),
-                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}))
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self._spec.form.light else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other

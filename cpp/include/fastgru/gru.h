@@ -6,6 +6,9 @@
 //   reset_after:  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))   (PyTorch, cuDNN)
 //   reset_before: n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)   (Cho 2014, ONNX default)
 //   h' = (1 - z) ⊙ n + z ⊙ h
+// CellKind::libru (light Bayesian recurrent unit, Bittar & Garner 2021, "logprobs" form) keeps
+// this layout and the reset-after products with r unused: z = σ(a_z), c = softplus(a_n),
+//   h' = log(z ⊙ e^h + (1 - z) ⊙ e^c)
 #pragma once
 
 #include <cstddef>
@@ -16,6 +19,11 @@
 #include "fastgru/runtime.h"
 
 namespace fastgru {
+
+// The state update. gru: the linear mix above (every form the Python layer maps onto it);
+// libru: the LiBRU's log-domain mix, its own gate kernels (reset_after, sigmoid gate and softplus
+// candidate only).
+enum class CellKind : int { gru, libru };
 
 struct GruConfig {
   int64_t input_size = 0;
@@ -28,6 +36,7 @@ struct GruConfig {
   // Batch norm on the z and n blocks of the input projection (Light GRU); see set_batch_norm.
   bool batch_norm = false;
   double batch_norm_eps = 1e-5;
+  CellKind cell = CellKind::gru;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {
