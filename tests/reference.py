@@ -344,13 +344,15 @@ _LIGRU_CANDIDATES = {
 
 
 def light_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional=False, training=False,
-                  cell="ligru", activation="relu", alpha=0.01, eps=1e-5):
+                  cell="ligru", activation="relu", alpha=0.01, eps=1e-5, normalization="batchnorm"):
     """A light cell's stack on time-major x (T, B, D); returns (y, h_n, batch statistics).
 
     Per layer and direction, with the public parameters ([W_z; W_c] rows of weight_ih and
-    weight_hh, optional bias_hh, bn_*):
+    weight_hh, optional bias_hh, bn_* or ln_*):
       a = BN(x W_ih^T)  (per column over the valid steps: the batch's mean and biased variance in
-                         training, the running statistics otherwise)
+                         training, the running statistics otherwise), or with
+                         normalization="layernorm" LN(x W_ih^T) (per row over its 2H values,
+                         ln_weight * (a - mean) / sqrt(var + eps) + ln_bias), or None: x W_ih^T
       ligru: z = sigmoid(a_z + U_z h + b_hz), n = act(a_n + U_n h + b_hn), h' = z h + (1 - z) n
       libru: the same pre-activations, h' = libru_update(h, ., .)
     Steps past a length keep the state and output zero. The statistics returned map
@@ -367,13 +369,19 @@ def light_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional
         for d in range(dirs):
             s = f"l{k}{'_reverse' if d else ''}"
             a = inp @ params[f"weight_ih_{s}"].T
-            if training:
+            if normalization == "layernorm":
+                mean, var = a.mean(-1, keepdims=True), a.var(-1, keepdims=True)
+                a = params[f"ln_weight_{s}"] * (a - mean) / np.sqrt(var + eps) + params[f"ln_bias_{s}"]
+            elif normalization is None:
+                pass
+            elif training:
                 rows = a[valid]
                 mean, var = rows.mean(0), rows.var(0)
                 stats[f"bn_running_mean_{s}"], stats[f"bn_running_var_{s}"] = mean, rows.var(0, ddof=1)
             else:
                 mean, var = params[f"bn_running_mean_{s}"], params[f"bn_running_var_{s}"]
-            a = params[f"bn_weight_{s}"] * (a - mean) / np.sqrt(var + eps) + params[f"bn_bias_{s}"]
+            if normalization == "batchnorm":
+                a = params[f"bn_weight_{s}"] * (a - mean) / np.sqrt(var + eps) + params[f"bn_bias_{s}"]
             U, b = params[f"weight_hh_{s}"], params.get(f"bias_hh_{s}", 0.0)
             h, y = h0[k * dirs + d].copy(), np.zeros((T, B, H))
             for t in range(T) if d == 0 else reversed(range(T)):

@@ -1,6 +1,7 @@
 """The light cells beyond the Light GRU's default: cell="libru" (the light Bayesian recurrent unit,
-Bittar & Garner 2021, "logprobs": z = sigma(a_z), c = softplus(a_c), h' = log(z e^h + (1 - z) e^c))
-and cell="ligru" with SpeechBrain's other candidates (tanh, leaky_relu).
+Bittar & Garner 2021, "logprobs": z = sigma(a_z), c = softplus(a_c), h' = log(z e^h + (1 - z) e^c)),
+cell="ligru" with SpeechBrain's other candidates (tanh, leaky_relu), and both with
+normalization="layernorm" (per row over its 2H input projections) or None.
 
 Oracles: tests/reference.light_forward (float64 NumPy from the papers' equations) for the forward
 pass in both batch-norm modes; central finite differences of that reference (not of fastgru) for
@@ -20,8 +21,10 @@ from conftest import DTYPES, make_lengths
 from reference import libru_update, light_forward
 from tolerances import EXACT, FD, FD_STEP, FORWARD, GRAD, REORDER, assert_close
 
-# (cell, activation) pairs: every light form that is not the Light GRU's ReLU default.
-FORMS = {"libru": ("libru", None), "ligru-tanh": ("ligru", "tanh"), "ligru-leaky": ("ligru", "leaky_relu")}
+# (cell, activation, normalization): every light form that is not the Light GRU's default.
+FORMS = {"libru": ("libru", None, "batchnorm"), "ligru-tanh": ("ligru", "tanh", "batchnorm"),
+         "ligru-leaky": ("ligru", "leaky_relu", "batchnorm"), "ligru-layernorm": ("ligru", None, "layernorm"),
+         "libru-layernorm": ("libru", None, "layernorm"), "ligru-tanh-nonorm": ("ligru", "tanh", None)}
 
 CASES = {
     "1layer-lengths": dict(L=1, bidir=False, lengths=True, batch_first=False, bias=True),
@@ -35,7 +38,7 @@ def _suffixes(L, bidir):
     return [f"l{k}{'_reverse' if d else ''}" for k in range(L) for d in range(2 if bidir else 1)]
 
 
-def make_params(rng, D, H, L, bidir, bias, dtype, scale=0.7):
+def make_params(rng, D, H, L, bidir, bias, dtype, scale=0.7, normalization="batchnorm"):
     p = {}
     for s in _suffixes(L, bidir):
         din = D if s.startswith("l0") else (2 if bidir else 1) * H
@@ -43,20 +46,25 @@ def make_params(rng, D, H, L, bidir, bias, dtype, scale=0.7):
         p[f"weight_hh_{s}"] = rng.uniform(-scale, scale, (2 * H, H))
         if bias:
             p[f"bias_hh_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
-        p[f"bn_weight_{s}"] = rng.uniform(0.5, 1.5, 2 * H)
-        p[f"bn_bias_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
-        p[f"bn_running_mean_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
-        p[f"bn_running_var_{s}"] = rng.uniform(0.5, 2.0, 2 * H)
+        if normalization == "batchnorm":
+            p[f"bn_weight_{s}"] = rng.uniform(0.5, 1.5, 2 * H)
+            p[f"bn_bias_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
+            p[f"bn_running_mean_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
+            p[f"bn_running_var_{s}"] = rng.uniform(0.5, 2.0, 2 * H)
+        elif normalization == "layernorm":
+            p[f"ln_weight_{s}"] = rng.uniform(0.5, 1.5, 2 * H)
+            p[f"ln_bias_{s}"] = rng.uniform(-0.3, 0.3, 2 * H)
     return {k: v.astype(dtype) for k, v in p.items()}
 
 
 def build(rng, dtype, form, *, L, bidir, lengths, batch_first, bias, h0=True, unbatched=False, D=3, H=3, T=5,
           B=4, scale=0.7):
-    cell, activation = FORMS[form]
+    cell, activation, normalization = FORMS[form]
     dtype = np.dtype(dtype)
-    params = make_params(rng, D, H, L, bidir, bias, dtype, scale)
+    params = make_params(rng, D, H, L, bidir, bias, dtype, scale, normalization)
     gru = fastgru.GRU(D, H, num_layers=L, bias=bias, batch_first=batch_first, bidirectional=bidir, dtype=dtype,
-                      seed=0, cell=cell, activation=activation)
+                      seed=0, cell=cell, activation=activation, normalization=normalization)
+    assert set(gru.state_dict()) == set(params)
     gru.load_state_dict(params)
     dirs = 2 if bidir else 1
     B = 1 if unbatched else B
@@ -67,7 +75,7 @@ def build(rng, dtype, form, *, L, bidir, lengths, batch_first, bias, h0=True, un
     lens = make_lengths(rng, B, T) if lengths else None
     return SimpleNamespace(gru=gru, params=params, x=x, xin=xin, h0=h, hin=hin, lengths=lens, L=L, bidir=bidir,
                            dtype=dtype, batch_first=batch_first, unbatched=unbatched, H=H, B=B, T=T, cell=cell,
-                           activation=activation or ("relu" if cell == "ligru" else None))
+                           activation=activation or ("relu" if cell == "ligru" else None), normalization=normalization)
 
 
 def to_time_major(c, y):
@@ -88,7 +96,7 @@ def ref(c, params, training, x=None, h0=None):
         ht = ht[:, None]
     y, h_n, stats = light_forward(xt, {k: np.asarray(v, np.float64) for k, v in params.items()}, ht, c.lengths,
                                   num_layers=c.L, bidirectional=c.bidir, training=training, cell=c.cell,
-                                  activation=c.activation)
+                                  activation=c.activation, normalization=c.normalization)
     return from_time_major(c, y), (h_n[:, 0] if c.unbatched else h_n), stats
 
 
@@ -127,6 +135,9 @@ def test_forward_matches_the_reference(isa, rng, form, dtype, case):
     assert_close(h_n, h_ref, tol, "training h_n")
     for name, batch in stats.items():
         assert_close(cache.batch_stats[name], batch, tol, f"batch statistic {name}")
+    if c.normalization != "batchnorm":  # nothing depends on the batch, nothing to update
+        assert cache.batch_stats is None and not stats
+        assert_close(y, c.gru(c.xin, c.hin, c.lengths)[0], EXACT[c.dtype], "training y = inference y")
 
 
 @pytest.mark.parametrize("H", [1, 7, 8, 9, 15, 16, 17, 31, 33])
@@ -260,6 +271,25 @@ def test_libru_survives_save_load_pickle_and_state_dict(tmp_path, rng):
                                                       cell="ligru").state_dict())
 
 
+@pytest.mark.parametrize("normalization", ["layernorm", None])
+def test_normalization_survives_save_load_pickle_and_to(tmp_path, rng, normalization):
+    m = fastgru.GRU(3, 4, num_layers=2, cell="ligru", normalization=normalization, seed=2)
+    names = set(m.state_dict())
+    assert any(k.startswith("ln_") for k in names) == (normalization == "layernorm")
+    assert not any(k.startswith("bn_") for k in names)
+    assert m.normalization == normalization and f"normalization={normalization!r}" in repr(m)
+    assert m.bn_momentum is None and m.bn_eps is None
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    y = m(x)[0]
+    m.save(tmp_path / "m.npz")
+    for back in (fastgru.load(tmp_path / "m.npz"), pickle.loads(pickle.dumps(m)), m.to("cpu")):
+        assert back.normalization == normalization
+        assert np.array_equal(back(x)[0], y)
+    # the default is batch norm, and a file written before the option existed reads as that
+    assert fastgru.GRU(3, 4, cell="ligru").normalization == "batchnorm"
+    assert fastgru.GRU(3, 4).normalization is None
+
+
 def test_ligru_activation_survives_save_and_repr(tmp_path, rng):
     m = fastgru.GRU(3, 4, cell="ligru", activation="leaky_relu", activation_alpha=0.2, seed=1)
     assert "activation='leaky_relu'" in repr(m) and m.activation_alpha == 0.2
@@ -279,6 +309,12 @@ def test_ligru_activation_survives_save_and_repr(tmp_path, rng):
     (dict(cell="ligru", activation="sin"), "sin"),
     (dict(cell="ligru", activation="elu"), "takes activation"),
     (dict(cell="libru", device="cuda"), "no CUDA kernels"),
+    (dict(cell="ligru", normalization="layernorm", device="cuda"), "no CUDA kernels"),
+    (dict(cell="gru", normalization="layernorm"), "only for cell='ligru' or 'libru'"),
+    (dict(cell="ligru", normalization="groupnorm"), "normalization must be"),
+    (dict(cell="ligru", normalization=False), "normalization must be"),
+    (dict(cell="ligru", normalization="layernorm", bn_momentum=0.1), "only for batch norm"),
+    (dict(cell="libru", normalization=None, bn_eps=1e-3), "only for batch norm"),
 ])
 def test_bad_configurations_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

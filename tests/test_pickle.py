@@ -24,6 +24,8 @@ MODELS = {
     "mgu": dict(input_size=3, hidden_size=5, cell="mgu"),
     "ligru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="ligru"),
     "ligru-tanh": dict(input_size=3, hidden_size=5, cell="ligru", activation="tanh"),
+    "ligru-layernorm": dict(input_size=3, hidden_size=5, cell="ligru", normalization="layernorm"),
+    "libru-no-normalization": dict(input_size=3, hidden_size=5, cell="libru", normalization=None),
     "libru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="libru"),
     "onnx-activations-clip": dict(input_size=3, hidden_size=5, activation="leakyrelu", activation_alpha=0.1,
                                   recurrent_activation="hardsigmoid", clip=2.5),

@@ -19,6 +19,9 @@ void GruConfig::validate() const {
   positive("num_layers", num_layers);
   if (batch_norm && !(batch_norm_eps > 0 && std::isfinite(batch_norm_eps)))
     throw std::invalid_argument("batch_norm_eps must be a finite number > 0");
+  if (layer_norm && !(layer_norm_eps > 0 && std::isfinite(layer_norm_eps)))
+    throw std::invalid_argument("layer_norm_eps must be a finite number > 0");
+  if (layer_norm && batch_norm) throw std::invalid_argument("batch_norm and layer_norm exclude each other");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
     if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
@@ -136,6 +139,19 @@ void Gru<T>::set_batch_norm(int64_t layer, int64_t direction, const T* weight, c
   std::copy(bias, bias + n, impl_->bn_bias[i].begin());
   std::copy(running_mean, running_mean + n, impl_->bn_mean[i].begin());
   std::copy(running_var, running_var + n, impl_->bn_var[i].begin());
+}
+
+template <class T>
+void Gru<T>::set_layer_norm(int64_t layer, int64_t direction, const T* weight, const T* bias) {
+  const GruConfig& c = impl_->cfg;
+  if (!c.layer_norm) throw std::invalid_argument("this GRU has no layer norm");
+  if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+    throw std::invalid_argument("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+  if (!weight || !bias) throw std::invalid_argument("layer norm arrays must not be null");
+  const size_t i = static_cast<size_t>(layer * c.directions() + direction);
+  const size_t n = static_cast<size_t>(2 * c.hidden_size);
+  std::copy(weight, weight + n, impl_->bn_weight[i].begin());
+  std::copy(bias, bias + n, impl_->bn_bias[i].begin());
 }
 
 template <class T>

@@ -10,6 +10,7 @@
 #include "dropout.h"
 #include "gru_impl.h"
 #include "interrupt.h"
+#include "layer_norm.h"
 #include "parallel_kernels.h"
 #include "sequence_layout.h"
 #include "step_chunks.h"
@@ -192,6 +193,11 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
           const T* x_hat = cache + cl.batch_norm_offset(l, d);
           batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
                               mode.batch_statistics, G.bn_weight, G.bn_bias);
+        }
+        if (c.layer_norm) {
+          const T* x_hat = cache + cl.batch_norm_offset(l, d);
+          layer_norm_backward(n, H, buf.dgx, x_hat + r * 2 * H, x_hat + cl.max_rows * 2 * H + r,
+                              impl_->bn_weight[i].data(), G.bn_weight, G.bn_bias, more);
         }
         const T* rec = records + r * rw;
         parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, n, buf.dgx, 3 * H, in + r * din, din, G.weight_ih, din, more),

@@ -31,6 +31,10 @@ Forms (see docs/API.md, "Cell forms"):
   h' = log(z e^h + (1 - z) e^c). The Light GRU's parameters and mapping exactly; the core runs
   it with its own state update (cell="libru" in the core: not a linear mix, so its own kernels).
 
+``normalization`` (light cells only): "batchnorm" (the default: per column over the batch),
+"layernorm" (per row over its 2H projections, SpeechBrain's LiGRU(normalization="layernorm"):
+parameters ln_weight/ln_bias, no running statistics) or None (no normalization, no parameters).
+
 Activations (``CellMath``): ONNX's set for the gates (``recurrent_activation``, sigmoid by
 default) and the candidate (``activation``, tanh), and ONNX's ``clip`` of every pre-activation;
 the core runs them. The negation tricks above need a gate activation with f(-a) = 1 - f(a).
@@ -50,7 +54,7 @@ from ._validation import check_bool, check_choice
 
 __all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check_math", "param_names",
            "param_shapes", "row_blocks", "to_internal", "to_public_grads", "is_buffer", "internal_grad_names",
-           "check_batch_norm", "LIGRU_R_BIAS", "LIGHT", "default_activation"]
+           "check_batch_norm", "LIGRU_R_BIAS", "LIGHT", "default_activation", "check_normalization"]
 
 GATES = ("full", "type1", "type2", "type3")
 UPDATES = ("old", "candidate")
@@ -63,6 +67,9 @@ LIGRU_ACTIVATIONS = ("relu", "tanh", "leaky_relu")
 KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 BN_PARAMS = ("bn_weight", "bn_bias")  # the Light GRU's batch norm: trained parameters
 BN_BUFFERS = ("bn_running_mean", "bn_running_var")  # ... and buffers (state_dict, never gradients)
+LN_PARAMS = ("ln_weight", "ln_bias")  # layer norm's gamma and beta (normalization="layernorm")
+NORMALIZATIONS = ("batchnorm", "layernorm", None)
+DEFAULT = "default"  # normalization="default": batch norm for the light cells, none for the others
 R, Z, N = 0, 1, 2  # the core's gate row blocks
 # The Light GRU's reset-gate pre-activation: sigma(1e4) is exactly 1.0 in float32 and float64 (the
 # core clamps exp's argument, so 1 + exp(-1e4) rounds to 1), and with W_r = U_r = 0 it is constant.
@@ -74,6 +81,7 @@ class Form:
     gates: str = "full"
     update: str = "old"
     cell: str = "gru"
+    normalization: str | None = None  # the light cells' input normalization (resolved)
 
     @property
     def standard(self) -> bool:
@@ -93,9 +101,25 @@ def default_activation(cell: str) -> str:
     return {"ligru": "relu", "libru": "softplus"}.get(cell, "tanh")
 
 
-def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool) -> tuple[Form, bool]:
+def check_normalization(cell: str, normalization: Any) -> str | None:
+    """The resolved normalization: "default" is batch norm for the light cells, None otherwise."""
+    if cell not in LIGHT:
+        if normalization not in (DEFAULT, None):
+            raise ValueError(f"normalization={normalization!r} is only for cell='ligru' or 'libru' (the forms with "
+                             f"input normalization); this model has cell={cell!r}")
+        return None
+    if normalization == DEFAULT:
+        return "batchnorm"
+    if not (normalization is None or isinstance(normalization, str)) or normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be 'batchnorm', 'layernorm' or None, got {normalization!r}")
+    return normalization
+
+
+def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool,
+               normalization: Any = DEFAULT) -> tuple[Form, bool]:
     """The validated form and the core's reset_after (None resolves to the cell's own form)."""
     cell = check_choice("cell", cell, CELLS)
+    normalization = check_normalization(cell, normalization)
     gates = check_choice("gates", gates, GATES)
     update = check_choice("update", update, UPDATES)
     if reset_after is not None:
@@ -124,7 +148,7 @@ def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool)
     if gates == "type3" and not bias:
         raise ValueError("gates='type3' needs bias=True: its gates are sigma(bias) alone, which would be the "
                          "constant 1/2 without a bias")
-    return Form(gates, update, cell), reset_after
+    return Form(gates, update, cell, normalization), reset_after
 
 
 # For each form and parameter kind: the public array's row blocks in order, each a list of
@@ -162,16 +186,22 @@ def row_blocks(form: Form, kind: str) -> int:
     return len(_layout(form)[kind])
 
 
-def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru") -> list[str]:
-    """state_dict names in PyTorch's order (the same for every GRU form). cell="ligru": per layer and
-    direction weight_ih, weight_hh, bias_hh (bias=True), then the batch norm's bn_weight, bn_bias and
-    its buffers bn_running_mean, bn_running_var (state_dict entries, not parameters)."""
+def _norm_kinds(normalization: str | None) -> list[str]:
+    return {"batchnorm": [*BN_PARAMS, *BN_BUFFERS], "layernorm": [*LN_PARAMS], None: []}[normalization]
+
+
+def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru",
+                normalization: str | None = "batchnorm") -> list[str]:
+    """state_dict names in PyTorch's order (the same for every GRU form). The light cells: per layer
+    and direction weight_ih, weight_hh, bias_hh (bias=True), then with batch norm its bn_weight,
+    bn_bias and its buffers bn_running_mean, bn_running_var (state_dict entries, not parameters),
+    with layer norm its ln_weight, ln_bias."""
     names = []
     for layer in range(num_layers):
         for suffix in ("", "_reverse") if bidirectional else ("",):
             kinds = ["weight_ih", "weight_hh"]
             if cell in LIGHT:
-                kinds += ["bias_hh"] * bias + [*BN_PARAMS, *BN_BUFFERS]
+                kinds += ["bias_hh"] * bias + _norm_kinds(normalization)
             elif bias:
                 kinds += ["bias_ih", "bias_hh"]
             names += [f"{kind}_l{layer}{suffix}" for kind in kinds]
@@ -188,9 +218,15 @@ def internal_grad_names(form: Form, num_layers: int, bidirectional: bool, bias: 
     if not form.light:
         return param_names(num_layers, bidirectional, bias)
     # The core runs a Light GRU with both biases (r's constant lives in bias_ih) and batch norm.
+    # The core's normalization gradients (gamma, beta) come last, under the public names.
+    norm = {"batchnorm": BN_PARAMS, "layernorm": LN_PARAMS, None: ()}[form.normalization]
     return [f"{kind}_l{layer}{suffix}" for layer in range(num_layers)
             for suffix in (("", "_reverse") if bidirectional else ("",))
-            for kind in (*KINDS, *BN_PARAMS)]
+            for kind in (*KINDS, *norm)]
+
+
+def _is_norm(kind: str) -> bool:
+    return kind.startswith(("bn_", "ln_"))
 
 
 def _kind(name: str) -> str:
@@ -203,9 +239,9 @@ def param_shapes(form: Form, input_size: int, hidden_size: int, num_layers: int,
     """The public parameters' shapes, in state_dict order."""
     H, dirs = hidden_size, 2 if bidirectional else 1
     shapes: dict[str, tuple[int, ...]] = {}
-    for name in param_names(num_layers, bidirectional, bias, form.cell):
+    for name in param_names(num_layers, bidirectional, bias, form.cell, form.normalization):
         kind = _kind(name)
-        rows = 2 * H if kind.startswith("bn_") else row_blocks(form, kind) * H
+        rows = 2 * H if _is_norm(kind) else row_blocks(form, kind) * H
         layer = int(re.search(r"_l(\d+)", name).group(1))
         cols = {"weight_ih": input_size if layer == 0 else dirs * H, "weight_hh": H}.get(kind)
         shapes[name] = (rows,) if cols is None else (rows, cols)
@@ -219,8 +255,8 @@ def to_internal(form: Form, hidden_size: int, params: Mapping[str, np.ndarray]) 
     H, layout = hidden_size, _layout(form)
     out = {}
     for name, pub in params.items():
-        if _kind(name).startswith("bn_"):
-            out[name] = pub  # the core's own batch norm arrays
+        if _is_norm(_kind(name)):
+            out[name] = pub  # the core's own normalization arrays
             continue
         if form.light and _kind(name) == "weight_ih":
             # Every layer/direction: r's constant bias, and zeros where the public form has no bias.
@@ -246,7 +282,7 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
     out = {}
     for name, g_full in grads.items():
         kind = _kind(name)
-        if kind.startswith("bn_"):
+        if _is_norm(kind):
             out[name] = g_full
             continue
         if not layout[kind]:
@@ -268,11 +304,12 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
 def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float | None, float | None]:
     """(momentum, eps) resolved for the Light GRU (None -> 0.1, 1e-5, PyTorch's BatchNorm defaults);
     (None, None) for the other forms, which have no batch norm to configure."""
-    if not form.light:
+    if form.normalization != "batchnorm":
         for name, value in (("bn_momentum", bn_momentum), ("bn_eps", bn_eps)):
             if value is not None:
-                raise ValueError(f"{name}={value!r} is only for cell='ligru' or 'libru' (the forms with batch norm); "
-                                 f"this model has cell={form.cell!r}")
+                what = f"cell={form.cell!r}" if not form.light else f"normalization={form.normalization!r}"
+                raise ValueError(f"{name}={value!r} is only for batch norm (cell='ligru' or 'libru' with "
+                                 f"normalization='batchnorm'); this model has {what}")
         return None, None
     momentum = 0.1 if bn_momentum is None else _real("bn_momentum", bn_momentum)
     if not 0.0 <= momentum <= 1.0:

@@ -38,7 +38,8 @@ def _fresh_locks_after_fork() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_fresh_locks_after_fork)
 
-_BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
+# PyTorch's BatchNorm and LayerNorm
+_NORM_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0, ln_weight=1.0, ln_bias=0.0)
 
 
 class GRU:
@@ -59,6 +60,8 @@ class GRU:
     with ``bn_momentum``; inference (``gru(x)``, ``step``, ``forward(training=False)``) uses them.
     ``cell="libru"`` is the light Bayesian recurrent unit (Bittar & Garner 2021, "logprobs"): the
     same parameters and batch norm, a softplus candidate c and h' = log(z e^h + (1 - z) e^c).
+    ``normalization`` (light cells): "batchnorm" (default), "layernorm" (per row over its 2H input
+    projections, parameters ``ln_weight_l{k}``/``ln_bias_l{k}``, SpeechBrain's) or None.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -69,15 +72,16 @@ class GRU:
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                 device: str = "cpu") -> None:
+                 normalization: str | None = cells.DEFAULT, device: str = "cpu") -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
-                        bn_eps=bn_eps, device=device)
+                        bn_eps=bn_eps, normalization=normalization, device=device)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
-        params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
+        params = {name: (np.full(shape, _NORM_INIT[name[:name.rindex("_l")]], self.dtype)
+                         if name.startswith(("bn_", "ln_"))
                          else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
                   for name, shape in self._spec.param_shapes().items()}
         self._set_params(params)
@@ -98,7 +102,7 @@ class GRU:
                    activation_alpha: float | None = None, activation_beta: float | None = None,
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                   device: str = "cpu") -> None:
+                   normalization: str | None = cells.DEFAULT, device: str = "cpu") -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
@@ -111,7 +115,10 @@ class GRU:
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")
         self._padding = padding
         bias = check_bool("bias", bias)
-        form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
+        form, reset_after = cells.check_form(gates, update, cell, reset_after, bias, normalization)
+        if device == "cuda" and form.normalization == "layernorm":
+            raise ValueError("normalization='layernorm' has no CUDA kernels (the CUDA backend has batch norm only); "
+                             "use device='cpu'")
         self._bn_momentum, bn_eps = cells.check_batch_norm(form, bn_momentum, bn_eps)
         self._spec = F.Spec(
             check_size("input_size", input_size),
@@ -153,6 +160,7 @@ class GRU:
     clip = property(lambda self: self._spec.math.clip)
     bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru" or "libru"
     bn_eps = property(lambda self: self._spec.bn_eps)
+    normalization = property(lambda self: self._spec.form.normalization)  # None unless a light cell
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -234,7 +242,9 @@ class GRU:
         light = self._spec.form.light
         math_defaults = dict(cells.STANDARD_MATH.config(), activation=cells.default_activation(self.cell))
         for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"), *math_defaults.items(),
-                              ("bn_momentum", 0.1 if light else None), ("bn_eps", 1e-5 if light else None)):
+                              ("normalization", "batchnorm" if light else None),
+                              ("bn_momentum", 0.1 if self._spec.batch_norm else None),
+                              ("bn_eps", 1e-5 if self._spec.batch_norm else None)):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)!r}")
         if self.dropout:
@@ -434,7 +444,8 @@ class GRU:
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
                     **self._spec.math.config(),
-                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self._spec.form.light else {}))
+                    **(dict(normalization=self.normalization) if self._spec.form.light else {}),
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self._spec.batch_norm else {}))
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
@@ -467,7 +478,7 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "input_size": ("int",), "hidden_size": ("int",), "num_layers": ("int",), "bias": ("bool",),
     "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
-    "activation": ("str", "null"), "recurrent_activation": ("str",),
+    "activation": ("str", "null"), "recurrent_activation": ("str",), "normalization": ("str", "null"),
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

@@ -36,6 +36,10 @@ struct GruConfig {
   // Batch norm on the z and n blocks of the input projection (Light GRU); see set_batch_norm.
   bool batch_norm = false;
   double batch_norm_eps = 1e-5;
+  // Layer norm on the same blocks, per row over its 2H values (SpeechBrain's LiGRU
+  // normalization="layernorm"); γ, β through set_layer_norm. Not with batch_norm.
+  bool layer_norm = false;
+  double layer_norm_eps = 1e-5;
   CellKind cell = CellKind::gru;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
@@ -69,7 +73,7 @@ struct LayerParams {
 };
 
 // Where one layer/direction's gradients go (overwritten). Bias pointers may be null (skipped);
-// bn_weight / bn_bias (2H, gate blocks z and n) only with batch norm.
+// bn_weight / bn_bias (2H, gate blocks z and n) only with batch norm or layer norm (its γ, β).
 template <class T>
 struct LayerGrads {
   T* weight_ih;
@@ -105,6 +109,8 @@ class Gru {
   // Batch norm parameters of one layer/direction, each (2H) for gate blocks z then n.
   void set_batch_norm(int64_t layer, int64_t direction, const T* weight, const T* bias, const T* running_mean,
                       const T* running_var);
+  // Layer norm parameters of one layer/direction, each (2H) for gate blocks z then n.
+  void set_layer_norm(int64_t layer, int64_t direction, const T* weight, const T* bias);
 
   // Sizes, in elements of T, of the caller-provided buffers. The cache holds what backward
   // needs (every layer's input and every step's gate activations).
