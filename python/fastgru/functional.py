@@ -392,8 +392,9 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
     cell="libru").
 
     normalization (cell="ligru" / "libru"): "batchnorm" (default), "layernorm" or None.
-    cell="ligru" (and "libru") with batch norm and training=True normalises with the batch's statistics and returns them in
-    cache.batch_stats (see update_running_stats); training=False uses params' running statistics."""
+    cell="ligru" (and "libru") with batch norm and training=True normalises with the batch's
+    statistics and returns them in cache.batch_stats (see update_running_stats); training=False
+    uses params' running statistics."""
     spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell,
                             normalization)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
