@@ -354,7 +354,8 @@ def light_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional
                          normalization="layernorm" LN(x W_ih^T) (per row over its 2H values,
                          ln_weight * (a - mean) / sqrt(var + eps) + ln_bias), or None: x W_ih^T
       ligru: z = sigmoid(a_z + U_z h + b_hz), n = act(a_n + U_n h + b_hn), h' = z h + (1 - z) n
-      libru: the same pre-activations, h' = libru_update(h, ., .)
+      sligru: the same with LN(U h) (per row over its 2H values, no gamma/beta) in place of U h
+      libru: the same pre-activations as ligru, h' = libru_update(h, ., .)
     Steps past a length keep the state and output zero. The statistics returned map
     bn_running_mean_* / bn_running_var_* to the batch mean and unbiased variance (training)."""
     T, B, _ = x.shape
@@ -385,7 +386,10 @@ def light_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional
             U, b = params[f"weight_hh_{s}"], params.get(f"bias_hh_{s}", 0.0)
             h, y = h0[k * dirs + d].copy(), np.zeros((T, B, H))
             for t in range(T) if d == 0 else reversed(range(T)):
-                g = a[t] + h @ U.T + b
+                u = h @ U.T
+                if cell == "sligru":
+                    u = (u - u.mean(-1, keepdims=True)) / np.sqrt(u.var(-1, keepdims=True) + eps)
+                g = a[t] + u + b
                 if cell == "libru":
                     new = libru_update(h, g[:, :H], g[:, H:])
                 else:

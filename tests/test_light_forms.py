@@ -24,7 +24,9 @@ from tolerances import EXACT, FD, FD_STEP, FORWARD, GRAD, REORDER, assert_close
 # (cell, activation, normalization): every light form that is not the Light GRU's default.
 FORMS = {"libru": ("libru", None, "batchnorm"), "ligru-tanh": ("ligru", "tanh", "batchnorm"),
          "ligru-leaky": ("ligru", "leaky_relu", "batchnorm"), "ligru-layernorm": ("ligru", None, "layernorm"),
-         "libru-layernorm": ("libru", None, "layernorm"), "ligru-tanh-nonorm": ("ligru", "tanh", None)}
+         "libru-layernorm": ("libru", None, "layernorm"), "ligru-tanh-nonorm": ("ligru", "tanh", None),
+         "sligru": ("sligru", None, "batchnorm"), "sligru-tanh-layernorm": ("sligru", "tanh", "layernorm"),
+         "sligru-leaky-nonorm": ("sligru", "leaky_relu", None)}
 
 CASES = {
     "1layer-lengths": dict(L=1, bidir=False, lengths=True, batch_first=False, bias=True),
@@ -75,7 +77,8 @@ def build(rng, dtype, form, *, L, bidir, lengths, batch_first, bias, h0=True, un
     lens = make_lengths(rng, B, T) if lengths else None
     return SimpleNamespace(gru=gru, params=params, x=x, xin=xin, h0=h, hin=hin, lengths=lens, L=L, bidir=bidir,
                            dtype=dtype, batch_first=batch_first, unbatched=unbatched, H=H, B=B, T=T, cell=cell,
-                           activation=activation or ("relu" if cell == "ligru" else None), normalization=normalization)
+                           activation=activation or ("softplus" if cell == "libru" else "relu"),
+                           normalization=normalization)
 
 
 def to_time_major(c, y):
@@ -142,10 +145,11 @@ def test_forward_matches_the_reference(isa, rng, form, dtype, case):
 
 @pytest.mark.parametrize("H", [1, 7, 8, 9, 15, 16, 17, 31, 33])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_libru_vector_tails_forward_and_backward(isa, rng, dtype, H):
+@pytest.mark.parametrize("form", ["libru", "sligru"])
+def test_vector_tails_forward_and_backward(isa, rng, form, dtype, H):
     """Every register width's tail: forward against the reference, float32 gradients against
     float64 ones (which the finite-difference test below checks), one layer, both modes."""
-    c = build(rng, dtype, "libru", L=1, bidir=False, lengths=True, batch_first=False, bias=True, H=H, T=4, B=3)
+    c = build(rng, dtype, form, L=1, bidir=False, lengths=True, batch_first=False, bias=True, H=H, T=4, B=3)
     for training in (False, True):
         y_ref, h_ref, _ = ref(c, c.params, training)
         y, h_n, cache = c.gru.forward(c.xin, c.hin, c.lengths, training=training)
@@ -153,7 +157,7 @@ def test_libru_vector_tails_forward_and_backward(isa, rng, dtype, H):
         assert_close(h_n, h_ref, FORWARD[c.dtype], f"h_n H={H}")
         dy = rng.standard_normal(y.shape)
         g = c.gru.backward(cache, dy)
-        m64 = fastgru.GRU(3, H, cell="libru", dtype=np.float64)
+        m64 = fastgru.GRU(3, H, cell=c.cell, dtype=np.float64)
         m64.load_state_dict(c.params)
         _, _, cache64 = m64.forward(c.xin.astype(np.float64), c.hin.astype(np.float64), c.lengths,
                                     training=training)
@@ -186,9 +190,11 @@ def test_step_matches_the_sequence(isa, rng, form, dtype):
     assert_close(state, h_n, EXACT[c.dtype], "final state")
 
 
+@pytest.mark.parametrize("B, H", [(40, 40), (3, 128)], ids=["split-by-sequence", "split-by-column"])
 @pytest.mark.parametrize("form", FORMS)
-def test_thread_count_does_not_change_the_result(rng, form):
-    c = build(rng, np.float64, form, L=1, bidir=True, lengths=True, batch_first=False, bias=True, H=40, B=40, T=6)
+def test_thread_count_does_not_change_the_result(rng, form, B, H):
+    c = build(rng, np.float64, form, L=1, bidir=True, lengths=True, batch_first=False, bias=True, H=H, B=B, T=6,
+              scale=0.2)
     old = fastgru.get_num_threads()
     try:
         fastgru.set_num_threads(1)
@@ -236,7 +242,10 @@ def test_gradients_match_finite_differences_of_the_reference(isa, rng, form, cas
         return float(np.sum(yr * dy) + np.sum(hr * dh))
 
     assert_close(grads["x"], _fd(lambda v: loss(x=v), c.xin), FD, "dx")
-    assert_close(grads["h0"], _fd(lambda v: loss(h=v), h0), FD, "dh0")
+    # At h0 = 0 the SLiGRU's LN(U h0) sits at its singular point (zero variance: curvature ~ eps^-1.5),
+    # where central differences are dominated by truncation error; the cases with h0 check dh0.
+    if not (c.cell == "sligru" and c.hin is None):
+        assert_close(grads["h0"], _fd(lambda v: loss(h=v), h0), FD, "dh0")
     for k in sorted(set(grads) - {"x", "h0"}):
         fd = _fd(lambda v: loss(p=dict(c.params, **{k: v})), c.params[k])
         assert_close(grads[k], fd, FD, f"d{k} ({'training' if training else 'inference'})")
@@ -309,8 +318,11 @@ def test_ligru_activation_survives_save_and_repr(tmp_path, rng):
     (dict(cell="ligru", activation="sin"), "sin"),
     (dict(cell="ligru", activation="elu"), "takes activation"),
     (dict(cell="libru", device="cuda"), "no CUDA kernels"),
+    (dict(cell="sligru", device="cuda"), "no CUDA kernels"),
+    (dict(cell="sligru", activation="tanh", clip=1.0), "clip"),
+    (dict(cell="sligru", activation="sin"), "sin"),
     (dict(cell="ligru", normalization="layernorm", device="cuda"), "no CUDA kernels"),
-    (dict(cell="gru", normalization="layernorm"), "only for cell='ligru' or 'libru'"),
+    (dict(cell="gru", normalization="layernorm"), "only for cell='ligru', 'sligru' or 'libru'"),
     (dict(cell="ligru", normalization="groupnorm"), "normalization must be"),
     (dict(cell="ligru", normalization=False), "normalization must be"),
     (dict(cell="ligru", normalization="layernorm", bn_momentum=0.1), "only for batch norm"),

@@ -412,8 +412,8 @@ BAD = [
     (dict(bn_momentum="fast"), "bn_momentum must be a finite number"),
     (dict(bn_eps=0.0), "bn_eps must be > 0"),
     (dict(bn_eps=float("nan")), "bn_eps must be a finite number"),
-    (dict(cell="gru", bn_eps=1e-3), "bn_eps=0.001 is only for batch norm (cell='ligru'"),
-    (dict(cell="mgu", bn_momentum=0.1), "bn_momentum=0.1 is only for batch norm (cell='ligru'"),
+    (dict(cell="gru", bn_eps=1e-3), "bn_eps=0.001 is only for batch norm (cell='ligru', 'sligru'"),
+    (dict(cell="mgu", bn_momentum=0.1), "bn_momentum=0.1 is only for batch norm (cell='ligru', 'sligru'"),
 ]
 
 

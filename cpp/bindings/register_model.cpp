@@ -391,12 +391,13 @@ void bind(py::module_& m, const char* name) {
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
                        std::optional<double> clip, bool batch_norm, double batch_norm_eps, const std::string& cell,
-                       bool layer_norm, double layer_norm_eps) {
+                       bool layer_norm, double layer_norm_eps, bool recurrent_layer_norm) {
              GruConfig c = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
                                        gate_activation, gate_alpha, gate_beta, candidate_activation, candidate_alpha,
                                        candidate_beta, clip, batch_norm, batch_norm_eps);
              c.layer_norm = layer_norm;
              c.layer_norm_eps = layer_norm_eps;
+             c.recurrent_layer_norm = recurrent_layer_norm;
              if (cell == "libru")
                c.cell = CellKind::libru;
              else if (cell != "gru")
@@ -408,7 +409,8 @@ void bind(py::module_& m, const char* name) {
            py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
            py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
            py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5,
-           py::arg("cell") = "gru", py::arg("layer_norm") = false, py::arg("layer_norm_eps") = 1e-5)
+           py::arg("cell") = "gru", py::arg("layer_norm") = false, py::arg("layer_norm_eps") = 1e-5,
+           py::arg("recurrent_layer_norm") = false)
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),

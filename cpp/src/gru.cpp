@@ -22,6 +22,9 @@ void GruConfig::validate() const {
   if (layer_norm && !(layer_norm_eps > 0 && std::isfinite(layer_norm_eps)))
     throw std::invalid_argument("layer_norm_eps must be a finite number > 0");
   if (layer_norm && batch_norm) throw std::invalid_argument("batch_norm and layer_norm exclude each other");
+  if (recurrent_layer_norm && !reset_after) throw std::invalid_argument("recurrent_layer_norm needs reset_after");
+  if (recurrent_layer_norm && !(layer_norm_eps > 0 && std::isfinite(layer_norm_eps)))
+    throw std::invalid_argument("layer_norm_eps must be a finite number > 0");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
     if (static_cast<int>(a->kind) < 0 || a->kind > Activation::softplus)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));

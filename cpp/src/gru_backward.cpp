@@ -162,6 +162,8 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
           };
           if (c.reset_after) {
             gates(c.cell == CellKind::libru ? K.gates_backward_libru : K.gates_backward_after);
+            if (c.recurrent_layer_norm)
+              recurrent_layer_norm_backward(rows, H, dgh, 3 * H, records + base * rw + c.recurrent_norm_offset(), rw);
             gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
           } else {
             gates(K.gates_backward_before_n);
@@ -189,6 +191,9 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
         // The chunk's share of the gradients summed over rows, and its rows of the input gradient.
         const int64_t n = ch.rows(), r = ch.row_lo;
         const bool more = s0 > 0;  // add to the earlier chunks' sums
+        // SLiGRU: b_hh is added after the recurrent layer norm, so its gradient is the one the gate
+        // kernel wrote (dgx holds it in every block until the input normalization's backward).
+        if (c.recurrent_layer_norm && G.bias_hh) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_hh, more);
         if (c.batch_norm) {        // one chunk: every row
           const T* x_hat = cache + cl.batch_norm_offset(l, d);
           batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
@@ -214,7 +219,7 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
                         false, K.nr);
         }
         if (G.bias_ih) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_ih, more);
-        if (G.bias_hh) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
+        if (G.bias_hh && !c.recurrent_layer_norm) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
         const T* w_ih = impl_->weight_ih[i].data();
         parallel_gemm(K.gemm_rowmajor, nn(n, din, 3 * H, buf.dgx, 3 * H, w_ih, din, din_grad + r * din, din, d > 0),
                       false, K.nr);

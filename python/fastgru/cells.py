@@ -30,6 +30,9 @@ Forms (see docs/API.md, "Cell forms"):
   z = sigma(BN(W_z x) + U_z h [+ b_hz]); c = softplus(BN(W_c x) + U_c h [+ b_hc]);
   h' = log(z e^h + (1 - z) e^c). The Light GRU's parameters and mapping exactly; the core runs
   it with its own state update (cell="libru" in the core: not a linear mix, so its own kernels).
+- ``cell="sligru"`` (Moumen & Parcollet 2023, SpeechBrain's SLiGRU): the Light GRU with a layer
+  norm (no gamma, beta) on its recurrent term: z, n from BN(W x) + LN(U h) [+ b_h]. The Light GRU's
+  parameters and mapping; the core's recurrent_layer_norm.
 
 ``normalization`` (light cells only): "batchnorm" (the default: per column over the batch),
 "layernorm" (per row over its 2H projections, SpeechBrain's LiGRU(normalization="layernorm"):
@@ -58,8 +61,10 @@ __all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check
 
 GATES = ("full", "type1", "type2", "type3")
 UPDATES = ("old", "candidate")
-CELLS = ("gru", "mgu", "ligru", "libru")
-LIGHT = ("ligru", "libru")  # the light cells: z and candidate rows only, batch norm on the input projection
+CELLS = ("gru", "mgu", "ligru", "sligru", "libru")
+# The light cells: z and candidate rows only, no reset gate, a normalization of the input projection.
+LIGHT = ("ligru", "sligru", "libru")
+LIGRU_LIKE = ("ligru", "sligru")  # the Light GRU's update and candidates
 # The Light GRU's candidates: SpeechBrain's set (relu, tanh, leaky_relu, sin) less what the
 # core's activations lack.
 LIGRU_ACTIVATIONS = ("relu", "tanh", "leaky_relu")
@@ -89,7 +94,8 @@ class Form:
 
     @property
     def light(self) -> bool:
-        """A light cell (ligru, libru): batch norm, no reset gate, public z and candidate rows."""
+        """A light cell (ligru, sligru, libru): input normalization, no reset gate, public z and candidate
+        rows."""
         return self.cell in LIGHT
 
 
@@ -98,15 +104,15 @@ STANDARD = Form()
 
 def default_activation(cell: str) -> str:
     """The candidate's activation when activation=None: the cell's own."""
-    return {"ligru": "relu", "libru": "softplus"}.get(cell, "tanh")
+    return {"ligru": "relu", "sligru": "relu", "libru": "softplus"}.get(cell, "tanh")
 
 
 def check_normalization(cell: str, normalization: Any) -> str | None:
     """The resolved normalization: "default" is batch norm for the light cells, None otherwise."""
     if cell not in LIGHT:
         if normalization not in (DEFAULT, None):
-            raise ValueError(f"normalization={normalization!r} is only for cell='ligru' or 'libru' (the forms with "
-                             f"input normalization); this model has cell={cell!r}")
+            raise ValueError(f"normalization={normalization!r} is only for cell='ligru', 'sligru' or 'libru' (the "
+                             f"forms with input normalization); this model has cell={cell!r}")
         return None
     if normalization == DEFAULT:
         return "batchnorm"
@@ -171,6 +177,7 @@ _LAYOUTS[("full", "mgu")] = dict(weight_ih=_MGU, weight_hh=_MGU, bias_ih=_MGU, b
 _ZN = [[(Z, _P)], [(N, _P)]]
 _LAYOUTS[("full", "ligru")] = dict(weight_ih=_ZN, weight_hh=_ZN, bias_ih=[], bias_hh=_ZN)
 _LAYOUTS[("full", "libru")] = _LAYOUTS[("full", "ligru")]  # [W_z; W_c], the same mapping
+_LAYOUTS[("full", "sligru")] = _LAYOUTS[("full", "ligru")]
 
 
 def _layout(form: Form) -> dict[str, list[list[tuple[int, int]]]]:
@@ -308,7 +315,7 @@ def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float |
         for name, value in (("bn_momentum", bn_momentum), ("bn_eps", bn_eps)):
             if value is not None:
                 what = f"cell={form.cell!r}" if not form.light else f"normalization={form.normalization!r}"
-                raise ValueError(f"{name}={value!r} is only for batch norm (cell='ligru' or 'libru' with "
+                raise ValueError(f"{name}={value!r} is only for batch norm (cell='ligru', 'sligru' or 'libru' with "
                                  f"normalization='batchnorm'); this model has {what}")
         return None, None
     momentum = 0.1 if bn_momentum is None else _real("bn_momentum", bn_momentum)
@@ -402,10 +409,10 @@ def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "
     for the Light GRU, softplus for the LiBRU."""
     if activation is None:
         activation = default_activation(form.cell)
-    if (form.cell == "ligru" and isinstance(activation, str) and activation.lower() == "sin"
+    if (form.cell in LIGRU_LIKE and isinstance(activation, str) and activation.lower() == "sin"
             and "sin" not in ACTIVATIONS):
         raise ValueError("activation='sin' (one of SpeechBrain's LiGRU candidates) is not supported yet: the core "
-                         f"has no sin activation; cell='ligru' takes {', '.join(map(repr, LIGRU_ACTIVATIONS))}")
+                         f"has no sin activation; cell={form.cell!r} takes {', '.join(map(repr, LIGRU_ACTIVATIONS))}")
     act, a_alpha, a_beta = _activation("activation", activation, activation_alpha, activation_beta)
     rec, r_alpha, r_beta = _activation("recurrent_activation", recurrent_activation, recurrent_activation_alpha,
                                        recurrent_activation_beta)
@@ -421,11 +428,11 @@ def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "
         raise ValueError(f"{what} needs a recurrent_activation with f(-a) = 1 - f(a) ('sigmoid', or 'hard_sigmoid' "
                          f"with recurrent_activation_beta=0.5), got {rec!r}"
                          + (f" with beta {r_beta}" if rec == "hard_sigmoid" else ""))
-    if form.cell == "ligru":
+    if form.cell in LIGRU_LIKE:
         # Its activations are part of its definition (ReLU candidate, sigmoid gate); a clip would also
         # clip r's constant pre-activation and break r = 1.
         if act not in LIGRU_ACTIVATIONS:
-            raise ValueError(f"cell='ligru' takes activation {', '.join(map(repr, LIGRU_ACTIVATIONS))} (ReLU, "
+            raise ValueError(f"cell={form.cell!r} takes activation {', '.join(map(repr, LIGRU_ACTIVATIONS))} (ReLU, "
                              f"Ravanelli et al. 2018's, by default; the others are SpeechBrain's); got {act!r}")
     if form.cell == "libru" and act != "softplus":
         raise ValueError(f"cell='libru' has a softplus candidate by definition (Bittar & Garner 2021); got "

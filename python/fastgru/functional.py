@@ -85,6 +85,8 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
         bn.update(layer_norm=True, layer_norm_eps=LAYER_NORM_EPS)
     if spec.form.cell == "libru":  # its own state update (only the CPU core has it)
         bn["cell"] = "libru"
+    if spec.form.cell == "sligru":  # layer norm on U h (CPU core only), PyTorch's LayerNorm epsilon
+        bn.update(recurrent_layer_norm=True, layer_norm_eps=LAYER_NORM_EPS)
     # The light cells always have the core's biases: bias_ih holds r's constant.
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.form.light,
                     spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
@@ -427,7 +429,7 @@ def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, An
     if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
     if batch_stats is None:
-        raise ValueError("batch_stats is None: only a training forward of cell='ligru' or 'libru' has batch "
+        raise ValueError("batch_stats is None: only a training forward of a light cell with batch norm has batch "
                          "statistics")
     params, batch_stats = _check_mapping("params", params), _check_mapping("batch_stats", batch_stats)
     out = {}

@@ -107,9 +107,9 @@ class GRU:
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         self._device = device
-        if device == "cuda" and cell == "libru":
-            raise ValueError("cell='libru' has no CUDA kernels (its log-domain update runs on the CPU only); "
-                             "use device='cpu'")
+        if device == "cuda" and cell in ("libru", "sligru"):
+            what = "log-domain update" if cell == "libru" else "recurrent layer norm"
+            raise ValueError(f"cell={cell!r} has no CUDA kernels (its {what} runs on the CPU only); use device='cpu'")
         if not isinstance(padding, str) or padding not in ("zeros", "carry"):
             raise ValueError(f"padding must be 'zeros' (PyTorch/ONNX: outputs past a length are zero) or "
                              f"'carry' (Keras masking: they repeat the last valid output), got {padding!r}")

@@ -40,14 +40,23 @@ struct GruConfig {
   // normalization="layernorm"); γ, β through set_layer_norm. Not with batch_norm.
   bool layer_norm = false;
   double layer_norm_eps = 1e-5;
+  // Layer norm (no γ, β) on the z and n blocks of the recurrent product, per row over its 2H
+  // values, with b_hh added after it: SLiGRU (Moumen & Parcollet 2023), gates = ... + LN(U h) + b.
+  // reset_after only; eps is layer_norm_eps.
+  bool recurrent_layer_norm = false;
   CellKind cell = CellKind::gru;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {
     return math.gate.kind == Activation::sigmoid && math.candidate.kind == Activation::tanh && math.clip == 0;
   }
-  // Elements kept per row and step for backward: [r, z, n, aux, h_prev] (+ 3 pre-activations).
-  int64_t record_width() const { return (standard_math() ? 5 : 8) * hidden_size; }
+  // Elements kept per row and step for backward: [r, z, n, aux, h_prev] (+ 3 pre-activations)
+  // (+ the recurrent layer norm's normalised values [2H] and 1/std [1]).
+  int64_t record_width() const {
+    return (standard_math() ? 5 : 8) * hidden_size + (recurrent_layer_norm ? 2 * hidden_size + 1 : 0);
+  }
+  // Where the recurrent layer norm's values start in a record.
+  int64_t recurrent_norm_offset() const { return (standard_math() ? 5 : 8) * hidden_size; }
   int64_t layer_input_size(int64_t layer) const {
     return layer == 0 ? input_size : directions() * hidden_size;
   }
