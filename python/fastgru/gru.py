@@ -404,6 +404,16 @@ class GRU:
         return to_torch(self._exportable("PyTorch"), cell)
 
     @classmethod
+    def from_speechbrain(cls, module: Any) -> "GRU":
+        """From a speechbrain.nnet.RNN.LiGRU or SLiGRU (cell="ligru" / "sligru", batch_first, bias=False,
+        its normalization, nonlinearity and batch norm momentum; a bidirectional layer's one set of
+        weights in both directions). Outputs match the module in eval mode; its returned h of a
+        bidirectional model is not the final state (see docs/API.md)."""
+        from ._speechbrain import from_speechbrain
+
+        return from_speechbrain(cls, module)
+
+    @classmethod
     def from_keras(cls, layer_or_weights: Any, reset_after: bool | None = None, **kwargs: Any) -> "GRU":
         """From a Keras 3 GRU or Bidirectional(GRU) layer, or its get_weights() list. The model is
         batch_first with padding="carry" (Keras's conventions) unless kwargs say otherwise."""
