@@ -154,8 +154,8 @@ def lengths_for(batch: int, steps: int) -> st.SearchStrategy[Any]:
 # ---------------------------------------------------------------------------------------------
 # Models
 
-CELLS = [dict(), dict(cell="mgu"), dict(cell="ligru"), dict(gates="type1"), dict(gates="type2", update="candidate"),
-         dict(gates="type3"), dict(activation="relu", recurrent_activation="hard_sigmoid", clip=3.0),
+CELLS = [dict(), dict(cell="mgu"), dict(cell="ligru"), dict(cell="libru"), dict(gates="type1"),
+         dict(gates="type2", update="candidate"), dict(gates="type3"), dict(activation="relu", recurrent_activation="hard_sigmoid", clip=3.0),
          dict(reset_after=False)]
 
 

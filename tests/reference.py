@@ -25,7 +25,7 @@ Unbatched 2-D x (T, D) is accepted like PyTorch: h0 is (L*dirs, H), y (T, dirs*H
 
 import numpy as np
 
-__all__ = ["param_names", "init_params", "gru_forward", "gru_backward"]
+__all__ = ["param_names", "init_params", "gru_forward", "gru_backward", "light_forward", "libru_update"]
 
 
 def param_names(num_layers, bidirectional, bias):
@@ -394,3 +394,89 @@ def _direction_suffixes(bidirectional):
 
 def _layer_of(name):
     return int(name.split("_l")[1].split("_")[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# The light cells (fastgru's cell="ligru" and cell="libru"), forward only: written from the
+# papers' equations, not from fastgru's mapping onto its core. Their gradients are checked by
+# central finite differences of this function (tests/test_libru.py, tests/test_ligru.py).
+
+
+def _softplus(a):
+    return np.logaddexp(0.0, a)
+
+
+def libru_update(h, a_z, a_c):
+    """The LiBRU's new state (Bittar & Garner 2021, "logprobs"): z = sigmoid(a_z), c = softplus(a_c),
+    h' = log(z e^h + (1 - z) e^c), as logaddexp(h + log z, c + log(1 - z)) with
+    log z = -softplus(-a_z) and log(1 - z) = -softplus(a_z) (no overflow for any finite input)."""
+    return np.logaddexp(h - _softplus(-a_z), _softplus(a_c) - _softplus(a_z))
+
+
+_LIGRU_CANDIDATES = {
+    "relu": lambda a, alpha: np.maximum(a, 0.0),
+    "tanh": lambda a, alpha: np.tanh(a),
+    "leaky_relu": lambda a, alpha: np.where(a >= 0, a, alpha * a),
+    "sin": lambda a, alpha: np.sin(a),
+}
+
+
+def light_forward(x, params, h0=None, lengths=None, *, num_layers, bidirectional=False, training=False,
+                  cell="ligru", activation="relu", alpha=0.01, eps=1e-5, normalization="batchnorm"):
+    """A light cell's stack on time-major x (T, B, D); returns (y, h_n, batch statistics).
+
+    Per layer and direction, with the public parameters ([W_z; W_c] rows of weight_ih and
+    weight_hh, optional bias_hh, bn_* or ln_*):
+      a = BN(x W_ih^T)  (per column over the valid steps: the batch's mean and biased variance in
+                         training, the running statistics otherwise), or with
+                         normalization="layernorm" LN(x W_ih^T) (per row over its 2H values,
+                         ln_weight * (a - mean) / sqrt(var + eps) + ln_bias), or None: x W_ih^T
+      ligru: z = sigmoid(a_z + U_z h + b_hz), n = act(a_n + U_n h + b_hn), h' = z h + (1 - z) n
+      sligru: the same with LN(U h) (per row over its 2H values, no gamma/beta) in place of U h
+      libru: the same pre-activations as ligru, h' = libru_update(h, ., .)
+    Steps past a length keep the state and output zero. The statistics returned map
+    bn_running_mean_* / bn_running_var_* to the batch mean and unbiased variance (training)."""
+    T, B, _ = x.shape
+    dirs = 2 if bidirectional else 1
+    H = params["weight_hh_l0"].shape[1]
+    lens = np.full(B, T) if lengths is None else np.asarray(lengths)
+    valid = np.arange(T)[:, None] < lens[None, :]
+    h0 = np.zeros((num_layers * dirs, B, H)) if h0 is None else h0
+    inp, h_n, stats = x, [], {}
+    for k in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            s = f"l{k}{'_reverse' if d else ''}"
+            a = inp @ params[f"weight_ih_{s}"].T
+            if normalization == "layernorm":
+                mean, var = a.mean(-1, keepdims=True), a.var(-1, keepdims=True)
+                a = params[f"ln_weight_{s}"] * (a - mean) / np.sqrt(var + eps) + params[f"ln_bias_{s}"]
+            elif normalization is None:
+                pass
+            elif training:
+                rows = a[valid]
+                mean, var = rows.mean(0), rows.var(0)
+                stats[f"bn_running_mean_{s}"], stats[f"bn_running_var_{s}"] = mean, rows.var(0, ddof=1)
+            else:
+                mean, var = params[f"bn_running_mean_{s}"], params[f"bn_running_var_{s}"]
+            if normalization == "batchnorm":
+                a = params[f"bn_weight_{s}"] * (a - mean) / np.sqrt(var + eps) + params[f"bn_bias_{s}"]
+            U, b = params[f"weight_hh_{s}"], params.get(f"bias_hh_{s}", 0.0)
+            h, y = h0[k * dirs + d].copy(), np.zeros((T, B, H))
+            for t in range(T) if d == 0 else reversed(range(T)):
+                u = h @ U.T
+                if cell == "sligru":
+                    u = (u - u.mean(-1, keepdims=True)) / np.sqrt(u.var(-1, keepdims=True) + eps)
+                g = a[t] + u + b
+                if cell == "libru":
+                    new = libru_update(h, g[:, :H], g[:, H:])
+                else:
+                    z = _sigmoid(g[:, :H])
+                    new = z * h + (1 - z) * _LIGRU_CANDIDATES[activation](g[:, H:], alpha)
+                live = valid[t][:, None]
+                h = np.where(live, new, h)
+                y[t] = np.where(live, new, 0.0)
+            outs.append(y)
+            h_n.append(h)
+        inp = np.concatenate(outs, axis=-1)
+    return inp, np.stack(h_n), stats

@@ -25,6 +25,11 @@ MODELS = {
     "ligru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="ligru"),
     "reverse-2layer-carry": dict(input_size=3, hidden_size=5, num_layers=2, direction="reverse", padding="carry"),
     "bidir-merge-mul": dict(input_size=3, hidden_size=5, bidirectional=True, merge="mul", batch_first=True),
+    "ligru-tanh": dict(input_size=3, hidden_size=5, cell="ligru", activation="tanh"),
+    "ligru-layernorm": dict(input_size=3, hidden_size=5, cell="ligru", normalization="layernorm"),
+    "libru-no-normalization": dict(input_size=3, hidden_size=5, cell="libru", normalization=None),
+    "sligru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="sligru"),
+    "libru-2layer-bidir": dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True, cell="libru"),
     "onnx-activations-clip": dict(input_size=3, hidden_size=5, activation="leakyrelu", activation_alpha=0.1,
                                   recurrent_activation="hardsigmoid", clip=2.5),
     "keras-activations": dict(input_size=3, hidden_size=5, activation="squareplus", activation_alpha=2.0,
@@ -47,7 +52,7 @@ def _inputs(m, rng, T=6, B=3):
 
 def _model(kind):
     m = fastgru.GRU(**MODELS[kind], seed=7)
-    if m.cell == "ligru":  # running statistics that are not the initial ones
+    if m.cell in ("ligru", "sligru", "libru"):  # running statistics that are not the initial ones
         m.forward(_inputs(m, np.random.default_rng(1))[0])
     return m
 

@@ -177,6 +177,20 @@ class PyGru {
     gru_.set_batch_norm(layer, direction, weight.data(), bias.data(), running_mean.data(), running_var.data());
   }
 
+  void set_layer_norm(int64_t layer, int64_t direction, const carray<T>& weight, const carray<T>& bias) {
+    const GruConfig& c = gru_.config();
+    if (!c.layer_norm) throw py::value_error("this GRU has no layer norm");
+    if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+      throw py::value_error("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+    for (const auto* a : {&weight, &bias})
+      if (a->ndim() != 1 || a->shape(0) != 2 * c.hidden_size)
+        throw py::value_error(std::string(a == &weight ? "ln_weight" : "ln_bias") + " must have shape (" +
+                              std::to_string(2 * c.hidden_size) + ",), got " + shape_str(*a));
+    py::gil_scoped_release release;
+    std::unique_lock<SharedLock> lock(mutex_);
+    gru_.set_layer_norm(layer, direction, weight.data(), bias.data());
+  }
+
   // Every layer/direction's (weight, bias, running_mean, running_var), in layer * directions +
   // direction order, under one exclusive lock: a multi-layer update is atomic too.
   void set_batch_norms(const std::vector<std::array<carray<T>, 4>>& arrays) {
@@ -296,8 +310,9 @@ class PyGru {
     if (dh_n) check_shape("dh_n", *dh_n, {LD, batch, H});
     carray<T> dx({steps, batch, c.input_size});
     carray<T> dh0({LD, batch, H});
-    // Per layer/direction: dW_ih, dW_hh, db_ih, db_hh, and with batch norm dbn_weight, dbn_bias.
-    const int per = c.batch_norm ? 6 : 4;
+    // Per layer/direction: dW_ih, dW_hh, db_ih, db_hh, and with batch or layer norm its dγ, dβ.
+    const bool norm = c.batch_norm || c.layer_norm;
+    const int per = norm ? 6 : 4;
     std::vector<carray<T>> arrays;
     std::vector<LayerGrads<T>> grads;
     for (int64_t i = 0; i < LD; ++i) {
@@ -306,7 +321,7 @@ class PyGru {
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H, H});
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
       arrays.emplace_back(std::vector<py::ssize_t>{3 * H});
-      if (c.batch_norm) {
+      if (norm) {
         arrays.emplace_back(std::vector<py::ssize_t>{2 * H});
         arrays.emplace_back(std::vector<py::ssize_t>{2 * H});
       }
@@ -314,8 +329,8 @@ class PyGru {
     for (int64_t i = 0; i < LD; ++i) {
       auto* a = &arrays[static_cast<size_t>(per * i)];
       grads.push_back({a[0].mutable_data(), a[1].mutable_data(), c.bias ? a[2].mutable_data() : nullptr,
-                       c.bias ? a[3].mutable_data() : nullptr, c.batch_norm ? a[4].mutable_data() : nullptr,
-                       c.batch_norm ? a[5].mutable_data() : nullptr});
+                       c.bias ? a[3].mutable_data() : nullptr, norm ? a[4].mutable_data() : nullptr,
+                       norm ? a[5].mutable_data() : nullptr});
     }
     const auto workspace = workspace_.take(gru_.backward_workspace_size(b));
     T* dx_ptr = dx.mutable_data();
@@ -336,7 +351,7 @@ class PyGru {
         g.append(a[2]);
         g.append(a[3]);
       }
-      if (c.batch_norm) {
+      if (norm) {
         g.append(a[4]);
         g.append(a[5]);
       }
@@ -375,29 +390,41 @@ void bind(py::module_& m, const char* name) {
       .def(py::init([](int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias, bool bidirectional,
                        bool reset_after, const std::string& gate_activation, double gate_alpha, double gate_beta,
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
-                       std::optional<double> clip, bool batch_norm, double batch_norm_eps,
+                       std::optional<double> clip, bool batch_norm, double batch_norm_eps, const std::string& cell,
+                       bool layer_norm, double layer_norm_eps, bool recurrent_layer_norm,
                        const std::string& weight_format) {
-             GruConfig config = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
-                                            gate_activation, gate_alpha, gate_beta, candidate_activation,
-                                            candidate_alpha, candidate_beta, clip, batch_norm, batch_norm_eps);
+             GruConfig c = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
+                                       gate_activation, gate_alpha, gate_beta, candidate_activation, candidate_alpha,
+                                       candidate_beta, clip, batch_norm, batch_norm_eps);
+             c.layer_norm = layer_norm;
+             c.layer_norm_eps = layer_norm_eps;
+             c.recurrent_layer_norm = recurrent_layer_norm;
+             if (cell == "libru")
+               c.cell = CellKind::libru;
+             else if (cell != "gru")
+               throw py::value_error("cell must be 'gru' or 'libru' (the core's state updates), got '" + cell + "'");
              if (weight_format == "bf16")
-               config.weight_format = WeightFormat::bf16;
+               c.weight_format = WeightFormat::bf16;
              else if (weight_format == "int8")
-               config.weight_format = WeightFormat::int8;
+               c.weight_format = WeightFormat::int8;
              else if (weight_format != "float32")
                throw std::invalid_argument("weight_format must be 'float32', 'bf16' or 'int8', got '" + weight_format + "'");
-             return new PyGru<T>(config);
+             return new PyGru<T>(c);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
            py::arg("bidirectional"), py::arg("reset_after"), py::arg("gate_activation") = "sigmoid",
            py::arg("gate_alpha") = 0.0, py::arg("gate_beta") = 0.0, py::arg("candidate_activation") = "tanh",
            py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
-           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5, py::arg("weight_format") = "float32")
+           py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5,
+           py::arg("cell") = "gru", py::arg("layer_norm") = false, py::arg("layer_norm_eps") = 1e-5,
+           py::arg("recurrent_layer_norm") = false, py::arg("weight_format") = "float32")
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
            py::arg("bias"), py::arg("running_mean"), py::arg("running_var"))
       .def("set_batch_norms", &PyGru<T>::set_batch_norms, py::arg("arrays"))
+      .def("set_layer_norm", &PyGru<T>::set_layer_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
+           py::arg("bias"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
            py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none())
       .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))

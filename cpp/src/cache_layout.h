@@ -19,7 +19,8 @@ struct CacheLayout {
     return off;
   }
   // Layer l, direction d: per packed row the record (cfg.record_width() elements), then with
-  // batch norm the normalised projections x_hat [rows, 2H] and 1/std [2H].
+  // batch norm the normalised projections x_hat [rows, 2H] and 1/std [2H]; with layer norm
+  // x_hat [rows, 2H] and 1/std per row [rows].
   int64_t records_offset(int64_t layer, int64_t direction) const {
     return input_offset(layer) + max_rows * cfg.layer_input_size(layer) + direction * direction_size();
   }
@@ -27,7 +28,9 @@ struct CacheLayout {
     return records_offset(layer, direction) + max_rows * cfg.record_width();
   }
   int64_t direction_size() const {
-    const int64_t bn = cfg.batch_norm ? (max_rows + 1) * 2 * cfg.hidden_size : 0;
+    const int64_t bn = cfg.batch_norm   ? (max_rows + 1) * 2 * cfg.hidden_size
+                       : cfg.layer_norm ? max_rows * (2 * cfg.hidden_size + 1)
+                                        : 0;
     return max_rows * cfg.record_width() + bn;
   }
   int64_t layer_size(int64_t l) const {

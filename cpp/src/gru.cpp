@@ -23,6 +23,12 @@ void GruConfig::validate() const {
   if (weight_format == WeightFormat::int8 && longest_input > kMaxInt8K)
     throw std::invalid_argument("int8 weights: the products' inputs (input_size, hidden_size and a deeper layer's "
                                 "input) must be at most " + std::to_string(kMaxInt8K) + " long");
+  if (layer_norm && !(layer_norm_eps > 0 && std::isfinite(layer_norm_eps)))
+    throw std::invalid_argument("layer_norm_eps must be a finite number > 0");
+  if (layer_norm && batch_norm) throw std::invalid_argument("batch_norm and layer_norm exclude each other");
+  if (recurrent_layer_norm && !reset_after) throw std::invalid_argument("recurrent_layer_norm needs reset_after");
+  if (recurrent_layer_norm && !(layer_norm_eps > 0 && std::isfinite(layer_norm_eps)))
+    throw std::invalid_argument("layer_norm_eps must be a finite number > 0");
   for (const ActivationSpec* a : {&math.gate, &math.candidate}) {
     if (static_cast<int>(a->kind) < 0 || a->kind > Activation::last)
       throw std::invalid_argument("unknown activation kind " + std::to_string(static_cast<int>(a->kind)));
@@ -34,6 +40,13 @@ void GruConfig::validate() const {
       throw std::invalid_argument("soft_shrink / hard_shrink need alpha (the threshold) >= 0, got " +
                                   std::to_string(a->alpha));
   }
+  if (cell != CellKind::gru && cell != CellKind::libru)
+    throw std::invalid_argument("unknown cell kind " + std::to_string(static_cast<int>(cell)));
+  // The LiBRU kernels compute sigmoid and softplus themselves, on the reset-after products.
+  if (cell == CellKind::libru &&
+      (!reset_after || math.gate.kind != Activation::sigmoid || math.candidate.kind != Activation::softplus ||
+       math.clip != 0))
+    throw std::invalid_argument("cell libru needs reset_after, a sigmoid gate, a softplus candidate and no clip");
   if (!(math.clip >= 0) || !std::isfinite(math.clip))
     throw std::invalid_argument("clip must be a finite number >= 0 (0: no clipping), got " + std::to_string(math.clip));
   // Every buffer index is an int64 product of at most a few of these; keep each well inside.
@@ -159,6 +172,19 @@ void Gru<T>::set_batch_norm(int64_t layer, int64_t direction, const T* weight, c
   std::copy(bias, bias + n, impl_->bn_bias[i].begin());
   std::copy(running_mean, running_mean + n, impl_->bn_mean[i].begin());
   std::copy(running_var, running_var + n, impl_->bn_var[i].begin());
+}
+
+template <class T>
+void Gru<T>::set_layer_norm(int64_t layer, int64_t direction, const T* weight, const T* bias) {
+  const GruConfig& c = impl_->cfg;
+  if (!c.layer_norm) throw std::invalid_argument("this GRU has no layer norm");
+  if (layer < 0 || layer >= c.num_layers || direction < 0 || direction >= c.directions())
+    throw std::invalid_argument("no layer " + std::to_string(layer) + " direction " + std::to_string(direction));
+  if (!weight || !bias) throw std::invalid_argument("layer norm arrays must not be null");
+  const size_t i = static_cast<size_t>(layer * c.directions() + direction);
+  const size_t n = static_cast<size_t>(2 * c.hidden_size);
+  std::copy(weight, weight + n, impl_->bn_weight[i].begin());
+  std::copy(bias, bias + n, impl_->bn_bias[i].begin());
 }
 
 template <class T>

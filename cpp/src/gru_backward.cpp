@@ -10,6 +10,7 @@
 #include "dropout.h"
 #include "gru_impl.h"
 #include "interrupt.h"
+#include "layer_norm.h"
 #include "parallel_kernels.h"
 #include "sequence_layout.h"
 #include "step_chunks.h"
@@ -162,7 +163,9 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
             single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
           };
           if (c.reset_after) {
-            gates(K.gates_backward_after);
+            gates(c.cell == CellKind::libru ? K.gates_backward_libru : K.gates_backward_after);
+            if (c.recurrent_layer_norm)
+              recurrent_layer_norm_backward(rows, H, dgh, 3 * H, records + base * rw + c.recurrent_norm_offset(), rw);
             gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
           } else {
             gates(K.gates_backward_before_n);
@@ -190,10 +193,18 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
         // The chunk's share of the gradients summed over rows, and its rows of the input gradient.
         const int64_t n = ch.rows(), r = ch.row_lo;
         const bool more = s0 > 0;  // add to the earlier chunks' sums
+        // SLiGRU: b_hh is added after the recurrent layer norm, so its gradient is the one the gate
+        // kernel wrote (dgx holds it in every block until the input normalization's backward).
+        if (c.recurrent_layer_norm && G.bias_hh) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_hh, more);
         if (c.batch_norm) {        // one chunk: every row
           const T* x_hat = cache + cl.batch_norm_offset(l, d);
           batch_norm_backward(N, H, buf.dgx, x_hat, x_hat + cl.max_rows * 2 * H, impl_->bn_weight[i].data(),
                               mode.batch_statistics, G.bn_weight, G.bn_bias);
+        }
+        if (c.layer_norm) {
+          const T* x_hat = cache + cl.batch_norm_offset(l, d);
+          layer_norm_backward(n, H, buf.dgx, x_hat + r * 2 * H, x_hat + cl.max_rows * 2 * H + r,
+                              impl_->bn_weight[i].data(), G.bn_weight, G.bn_bias, more);
         }
         const T* rec = records + r * rw;
         parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, n, buf.dgx, 3 * H, in + r * din, din, G.weight_ih, din, more),
@@ -210,7 +221,7 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
                         false, K.nr);
         }
         if (G.bias_ih) column_sums(buf.dgx, n, 3 * H, 3 * H, G.bias_ih, more);
-        if (G.bias_hh) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
+        if (G.bias_hh && !c.recurrent_layer_norm) column_sums(buf.dgh, n, 3 * H, 3 * H, G.bias_hh, more);
         const T* w_ih = impl_->weight_ih[i].data();
         parallel_gemm(K.gemm_rowmajor, nn(n, din, 3 * H, buf.dgx, 3 * H, w_ih, din, din_grad + r * din, din, d > 0),
                       false, K.nr);

@@ -9,6 +9,7 @@
 #include "dropout.h"
 #include "gru_impl.h"
 #include "interrupt.h"
+#include "layer_norm.h"
 #include "parallel_kernels.h"
 #include "recurrent_step.h"
 #include "sequence_layout.h"
@@ -161,6 +162,12 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
         if (!c.batch_norm)
           project_rows(K, P, impl_->bias_ih[i].data(), H, ch.rows(), in + chunk_base * din, din, buf.gx,
                       single_thread);
+        if (c.layer_norm) {  // each row on its own: chunk by chunk
+          T* x_hat = cache ? cache + cl.batch_norm_offset(l, d) : nullptr;
+          layer_norm_forward(ch.rows(), H, buf.gx, impl_->bn_weight[i].data(), impl_->bn_bias[i].data(),
+                             c.layer_norm_eps, x_hat ? x_hat + ch.row_lo * 2 * H : nullptr,
+                             x_hat ? x_hat + cl.max_rows * 2 * H + ch.row_lo : nullptr);
+        }
         // Step s for the sequences in slots [r0, r1); the state before it is buf.state[from].
         auto step_slots = [&](int64_t s, int64_t r0, int64_t r1, int from, bool one_thread) {
           const int64_t t = d == 0 ? s : batch.steps - 1 - s;

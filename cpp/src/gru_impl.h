@@ -45,7 +45,8 @@ struct Gru<T>::Impl {
   GruConfig cfg;
   // Per layer*dirs + direction; biases are zero-filled when cfg.bias is false.
   std::vector<std::vector<T>> weight_ih, weight_hh, bias_ih, bias_hh;
-  // Batch norm (cfg.batch_norm): per layer*dirs + direction, (2H) each for blocks z, n.
+  // Batch norm (cfg.batch_norm): per layer*dirs + direction, (2H) each for blocks z, n; with
+  // cfg.layer_norm, bn_weight and bn_bias hold the layer norm's γ and β.
   std::vector<std::vector<T>> bn_weight, bn_bias, bn_mean, bn_var;
 
   std::mutex pack_mutex;

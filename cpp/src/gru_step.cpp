@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gru_impl.h"
+#include "layer_norm.h"
 #include "recurrent_step.h"
 
 namespace fastgru {
@@ -39,6 +40,12 @@ void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace)
       args.bn_bias = impl_->bn_bias[i].data();
       args.bn_mean = impl_->bn_mean[i].data();
       args.bn_var = impl_->bn_var[i].data();
+    }
+    if (c.layer_norm) {  // the whole row's projection before its statistics
+      project_inputs(K, packed.layers[i], impl_->bias_ih[i].data(), H, batch, in, c.layer_input_size(l), gx, 0, H);
+      layer_norm_forward(batch, H, gx, impl_->bn_weight[i].data(), impl_->bn_bias[i].data(), c.layer_norm_eps,
+                         static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+      args.x = nullptr;
     }
     recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), c, args);
     in = h_next;

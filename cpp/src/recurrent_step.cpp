@@ -1,6 +1,7 @@
 #include "recurrent_step.h"
 
 #include "batch_norm.h"
+#include "layer_norm.h"
 
 #include <algorithm>
 
@@ -50,7 +51,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
                     const GruConfig& cfg, const StepArgs<T>& s) {
   const int64_t H = cfg.hidden_size, rec_ld = cfg.record_width();
   if (s.x && s.rows == 1 && H <= K.nr && cfg.reset_after && cfg.standard_math() && !s.bn_weight && !s.rec &&
-      !s.y && cfg.weight_format == WeightFormat::f32) {
+      !s.y && !cfg.recurrent_layer_norm && cfg.weight_format == WeightFormat::f32) {
     K.small_step({H, s.din, K.nr, s.x, s.h_prev, P.ih.gate(0), P.ih.stride, P.hh.gate(0), P.hh.stride, s.bias_ih,
                   bias_hh, s.h_next});
     return;
@@ -89,11 +90,24 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
           v = batch_norm_running(v, s.bn_mean[k], s.bn_var[k], s.bn_weight[k], s.bn_bias[k], cfg.batch_norm_eps);
         }
   };
+  if (cfg.recurrent_layer_norm) {  // SLiGRU: every column of U h before its row's statistics
+    run([&](threading::Range r, kernels::GateArgs<T>&) {
+      project(r);
+      gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+    });
+    recurrent_layer_norm_forward(s.rows, H, s.gh, 3 * H, bias_hh, cfg.layer_norm_eps,
+                                 s.rec ? s.rec + cfg.recurrent_norm_offset() : nullptr, rec_ld);
+    run([&](threading::Range, kernels::GateArgs<T>& mine) { K.gates_forward_after(mine); });
+    return;
+  }
   if (cfg.reset_after) {
     run([&](threading::Range r, kernels::GateArgs<T>& mine) {
       project(r);
       gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
-      K.gates_forward_after(mine);
+      if (cfg.cell == CellKind::libru)
+        K.gates_forward_libru(mine);
+      else
+        K.gates_forward_after(mine);
     });
     return;
   }

@@ -25,7 +25,18 @@ Forms (see docs/API.md, "Cell forms"):
   its batch norm on the z, n input blocks, a ReLU candidate, and r held at exactly 1: W_r = U_r = 0
   and b_ir = LIGRU_R_BIAS (sigma of it rounds to 1.0 in float32 and float64, so r * (U_n h + b_hn)
   is U_n h + b_hn exactly). The batch norm's own arrays (weight, bias, running statistics) pass
-  through unchanged.
+  through unchanged. Its candidate may also be tanh or leaky_relu (SpeechBrain's choices).
+- ``cell="libru"`` (Bittar & Garner 2021, the "logprobs" light Bayesian recurrent unit):
+  z = sigma(BN(W_z x) + U_z h [+ b_hz]); c = softplus(BN(W_c x) + U_c h [+ b_hc]);
+  h' = log(z e^h + (1 - z) e^c). The Light GRU's parameters and mapping exactly; the core runs
+  it with its own state update (cell="libru" in the core: not a linear mix, so its own kernels).
+- ``cell="sligru"`` (Moumen & Parcollet 2023, SpeechBrain's SLiGRU): the Light GRU with a layer
+  norm (no gamma, beta) on its recurrent term: z, n from BN(W x) + LN(U h) [+ b_h]. The Light GRU's
+  parameters and mapping; the core's recurrent_layer_norm.
+
+``normalization`` (light cells only): "batchnorm" (the default: per column over the batch),
+"layernorm" (per row over its 2H projections, SpeechBrain's LiGRU(normalization="layernorm"):
+parameters ln_weight/ln_bias, no running statistics) or None (no normalization, no parameters).
 
 Activations (``CellMath``): ONNX's set, and the elementwise Keras 3 functions beyond it (selu,
 gelu, silu, mish, ..., and sin), for the gates (``recurrent_activation``, sigmoid by default) and
@@ -47,15 +58,24 @@ from ._validation import check_bool, check_choice
 
 __all__ = ["Form", "STANDARD", "CellMath", "STANDARD_MATH", "check_form", "check_math", "param_names",
            "param_shapes", "row_blocks", "to_internal", "to_public_grads", "is_buffer", "internal_grad_names",
-           "check_batch_norm", "LIGRU_R_BIAS"]
+           "check_batch_norm", "LIGRU_R_BIAS", "LIGHT", "default_activation", "check_normalization"]
 
 GATES = ("full", "type1", "type2", "type3")
 UPDATES = ("old", "candidate")
-CELLS = ("gru", "mgu", "ligru")
+CELLS = ("gru", "mgu", "ligru", "sligru", "libru")
+# The light cells: z and candidate rows only, no reset gate, a normalization of the input projection.
+LIGHT = ("ligru", "sligru", "libru")
+LIGRU_LIKE = ("ligru", "sligru")  # the Light GRU's update and candidates
+# The Light GRU's candidates: SpeechBrain's set (relu, tanh, leaky_relu, sin) less what the
+# core's activations lack.
+LIGRU_ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sin")
 
 KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 BN_PARAMS = ("bn_weight", "bn_bias")  # the Light GRU's batch norm: trained parameters
 BN_BUFFERS = ("bn_running_mean", "bn_running_var")  # ... and buffers (state_dict, never gradients)
+LN_PARAMS = ("ln_weight", "ln_bias")  # layer norm's gamma and beta (normalization="layernorm")
+NORMALIZATIONS = ("batchnorm", "layernorm", None)
+DEFAULT = "default"  # normalization="default": batch norm for the light cells, none for the others
 R, Z, N = 0, 1, 2  # the core's gate row blocks
 # The Light GRU's reset-gate pre-activation: sigma(1e4) is exactly 1.0 in float32 and float64 (the
 # core clamps exp's argument, so 1 + exp(-1e4) rounds to 1), and with W_r = U_r = 0 it is constant.
@@ -67,29 +87,57 @@ class Form:
     gates: str = "full"
     update: str = "old"
     cell: str = "gru"
+    normalization: str | None = None  # the light cells' input normalization (resolved)
 
     @property
     def standard(self) -> bool:
         return self == STANDARD
 
+    @property
+    def light(self) -> bool:
+        """A light cell (ligru, sligru, libru): input normalization, no reset gate, public z and candidate
+        rows."""
+        return self.cell in LIGHT
+
 
 STANDARD = Form()
 
 
-def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool) -> tuple[Form, bool]:
+def default_activation(cell: str) -> str:
+    """The candidate's activation when activation=None: the cell's own."""
+    return {"ligru": "relu", "sligru": "relu", "libru": "softplus"}.get(cell, "tanh")
+
+
+def check_normalization(cell: str, normalization: Any) -> str | None:
+    """The resolved normalization: "default" is batch norm for the light cells, None otherwise."""
+    if cell not in LIGHT:
+        if normalization not in (DEFAULT, None):
+            raise ValueError(f"normalization={normalization!r} is only for cell='ligru', 'sligru' or 'libru' (the "
+                             f"forms with input normalization); this model has cell={cell!r}")
+        return None
+    if normalization == DEFAULT:
+        return "batchnorm"
+    if not (normalization is None or isinstance(normalization, str)) or normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be 'batchnorm', 'layernorm' or None, got {normalization!r}")
+    return normalization
+
+
+def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool,
+               normalization: Any = DEFAULT) -> tuple[Form, bool]:
     """The validated form and the core's reset_after (None resolves to the cell's own form)."""
     cell = check_choice("cell", cell, CELLS)
+    normalization = check_normalization(cell, normalization)
     gates = check_choice("gates", gates, GATES)
     update = check_choice("update", update, UPDATES)
     if reset_after is not None:
         reset_after = check_bool("reset_after", reset_after)
-    if cell == "ligru":
+    if cell in LIGHT:
         for name, value, default in (("gates", gates, "full"), ("update", update, "old")):
             if value != default:
-                raise ValueError(f"{name}={value!r} is not defined for cell='ligru' (Ravanelli et al. 2018 fix its "
-                                 f"gates and update); leave {name}={default!r}")
+                raise ValueError(f"{name}={value!r} is not defined for cell={cell!r} (its paper fixes its gates and "
+                                 f"update); leave {name}={default!r}")
         if reset_after is False:
-            raise ValueError("cell='ligru' has no reset gate, so reset_after means nothing for it; leave it None")
+            raise ValueError(f"cell={cell!r} has no reset gate, so reset_after means nothing for it; leave it None")
         reset_after = True  # the core's cell that carries it (r held at 1)
     elif cell == "mgu":
         if gates != "full":
@@ -107,7 +155,7 @@ def check_form(gates: Any, update: Any, cell: Any, reset_after: Any, bias: bool)
     if gates == "type3" and not bias:
         raise ValueError("gates='type3' needs bias=True: its gates are sigma(bias) alone, which would be the "
                          "constant 1/2 without a bias")
-    return Form(gates, update, cell), reset_after
+    return Form(gates, update, cell, normalization), reset_after
 
 
 # For each form and parameter kind: the public array's row blocks in order, each a list of
@@ -129,6 +177,8 @@ _LAYOUTS[("full", "mgu")] = dict(weight_ih=_MGU, weight_hh=_MGU, bias_ih=_MGU, b
 # one holds only r's constant). bias_hh (bias=True) is [b_hz; b_hn].
 _ZN = [[(Z, _P)], [(N, _P)]]
 _LAYOUTS[("full", "ligru")] = dict(weight_ih=_ZN, weight_hh=_ZN, bias_ih=[], bias_hh=_ZN)
+_LAYOUTS[("full", "libru")] = _LAYOUTS[("full", "ligru")]  # [W_z; W_c], the same mapping
+_LAYOUTS[("full", "sligru")] = _LAYOUTS[("full", "ligru")]
 
 
 def _layout(form: Form) -> dict[str, list[list[tuple[int, int]]]]:
@@ -144,16 +194,22 @@ def row_blocks(form: Form, kind: str) -> int:
     return len(_layout(form)[kind])
 
 
-def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru") -> list[str]:
-    """state_dict names in PyTorch's order (the same for every GRU form). cell="ligru": per layer and
-    direction weight_ih, weight_hh, bias_hh (bias=True), then the batch norm's bn_weight, bn_bias and
-    its buffers bn_running_mean, bn_running_var (state_dict entries, not parameters)."""
+def _norm_kinds(normalization: str | None) -> list[str]:
+    return {"batchnorm": [*BN_PARAMS, *BN_BUFFERS], "layernorm": [*LN_PARAMS], None: []}[normalization]
+
+
+def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru",
+                normalization: str | None = "batchnorm") -> list[str]:
+    """state_dict names in PyTorch's order (the same for every GRU form). The light cells: per layer
+    and direction weight_ih, weight_hh, bias_hh (bias=True), then with batch norm its bn_weight,
+    bn_bias and its buffers bn_running_mean, bn_running_var (state_dict entries, not parameters),
+    with layer norm its ln_weight, ln_bias."""
     names = []
     for layer in range(num_layers):
         for suffix in ("", "_reverse") if bidirectional else ("",):
             kinds = ["weight_ih", "weight_hh"]
-            if cell == "ligru":
-                kinds += ["bias_hh"] * bias + [*BN_PARAMS, *BN_BUFFERS]
+            if cell in LIGHT:
+                kinds += ["bias_hh"] * bias + _norm_kinds(normalization)
             elif bias:
                 kinds += ["bias_ih", "bias_hh"]
             names += [f"{kind}_l{layer}{suffix}" for kind in kinds]
@@ -167,12 +223,18 @@ def is_buffer(name: str) -> bool:
 
 def internal_grad_names(form: Form, num_layers: int, bidirectional: bool, bias: bool) -> list[str]:
     """Names for the core backward's per layer/direction gradients, flattened in its order."""
-    if form.cell != "ligru":
+    if not form.light:
         return param_names(num_layers, bidirectional, bias)
     # The core runs a Light GRU with both biases (r's constant lives in bias_ih) and batch norm.
+    # The core's normalization gradients (gamma, beta) come last, under the public names.
+    norm = {"batchnorm": BN_PARAMS, "layernorm": LN_PARAMS, None: ()}[form.normalization]
     return [f"{kind}_l{layer}{suffix}" for layer in range(num_layers)
             for suffix in (("", "_reverse") if bidirectional else ("",))
-            for kind in (*KINDS, *BN_PARAMS)]
+            for kind in (*KINDS, *norm)]
+
+
+def _is_norm(kind: str) -> bool:
+    return kind.startswith(("bn_", "ln_"))
 
 
 def _kind(name: str) -> str:
@@ -185,9 +247,9 @@ def param_shapes(form: Form, input_size: int, hidden_size: int, num_layers: int,
     """The public parameters' shapes, in state_dict order."""
     H, dirs = hidden_size, 2 if bidirectional else 1
     shapes: dict[str, tuple[int, ...]] = {}
-    for name in param_names(num_layers, bidirectional, bias, form.cell):
+    for name in param_names(num_layers, bidirectional, bias, form.cell, form.normalization):
         kind = _kind(name)
-        rows = 2 * H if kind.startswith("bn_") else row_blocks(form, kind) * H
+        rows = 2 * H if _is_norm(kind) else row_blocks(form, kind) * H
         layer = int(re.search(r"_l(\d+)", name).group(1))
         cols = {"weight_ih": input_size if layer == 0 else dirs * H, "weight_hh": H}.get(kind)
         shapes[name] = (rows,) if cols is None else (rows, cols)
@@ -201,10 +263,10 @@ def to_internal(form: Form, hidden_size: int, params: Mapping[str, np.ndarray]) 
     H, layout = hidden_size, _layout(form)
     out = {}
     for name, pub in params.items():
-        if _kind(name).startswith("bn_"):
-            out[name] = pub  # the core's own batch norm arrays
+        if _is_norm(_kind(name)):
+            out[name] = pub  # the core's own normalization arrays
             continue
-        if form.cell == "ligru" and _kind(name) == "weight_ih":
+        if form.light and _kind(name) == "weight_ih":
             # Every layer/direction: r's constant bias, and zeros where the public form has no bias.
             suffix = name[len("weight_ih"):]
             b_ih = np.zeros(3 * H, dtype=pub.dtype)
@@ -228,7 +290,7 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
     out = {}
     for name, g_full in grads.items():
         kind = _kind(name)
-        if kind.startswith("bn_"):
+        if _is_norm(kind):
             out[name] = g_full
             continue
         if not layout[kind]:
@@ -250,11 +312,12 @@ def to_public_grads(form: Form, hidden_size: int, grads: Mapping[str, np.ndarray
 def check_batch_norm(form: Form, bn_momentum: Any, bn_eps: Any) -> tuple[float | None, float | None]:
     """(momentum, eps) resolved for the Light GRU (None -> 0.1, 1e-5, PyTorch's BatchNorm defaults);
     (None, None) for the other forms, which have no batch norm to configure."""
-    if form.cell != "ligru":
+    if form.normalization != "batchnorm":
         for name, value in (("bn_momentum", bn_momentum), ("bn_eps", bn_eps)):
             if value is not None:
-                raise ValueError(f"{name}={value!r} is only for cell='ligru' (the only form with batch norm); "
-                                 f"this model has cell={form.cell!r}")
+                what = f"cell={form.cell!r}" if not form.light else f"normalization={form.normalization!r}"
+                raise ValueError(f"{name}={value!r} is only for batch norm (cell='ligru', 'sligru' or 'libru' with "
+                                 f"normalization='batchnorm'); this model has {what}")
         return None, None
     momentum = 0.1 if bn_momentum is None else _real("bn_momentum", bn_momentum)
     if not 0.0 <= momentum <= 1.0:
@@ -356,10 +419,10 @@ def _activation(name: str, value: Any, alpha: Any, beta: Any) -> tuple[str, floa
 def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "sigmoid",
                activation_alpha: Any = None, activation_beta: Any = None, recurrent_activation_alpha: Any = None,
                recurrent_activation_beta: Any = None, clip: Any = None) -> CellMath:
-    """The validated activations and clip. activation=None is the form's own candidate: tanh, or ReLU
-    for the Light GRU."""
+    """The validated activations and clip. activation=None is the form's own candidate: tanh, ReLU
+    for the Light GRU, softplus for the LiBRU."""
     if activation is None:
-        activation = "relu" if form.cell == "ligru" else "tanh"
+        activation = default_activation(form.cell)
     act, a_alpha, a_beta = _activation("activation", activation, activation_alpha, activation_beta)
     rec, r_alpha, r_beta = _activation("recurrent_activation", recurrent_activation, recurrent_activation_alpha,
                                        recurrent_activation_beta)
@@ -375,14 +438,19 @@ def check_math(form: Form, activation: Any = None, recurrent_activation: Any = "
         raise ValueError(f"{what} needs a recurrent_activation with f(-a) = 1 - f(a) ('sigmoid', or 'hard_sigmoid' "
                          f"with recurrent_activation_beta=0.5), got {rec!r}"
                          + (f" with beta {r_beta}" if rec == "hard_sigmoid" else ""))
-    if form.cell == "ligru":
+    if form.cell in LIGRU_LIKE:
         # Its activations are part of its definition (ReLU candidate, sigmoid gate); a clip would also
         # clip r's constant pre-activation and break r = 1.
-        if act != "relu":
-            raise ValueError(f"cell='ligru' has a ReLU candidate by definition (Ravanelli et al. 2018); got "
-                             f"activation={act!r} (leave it None or 'relu')")
+        if act not in LIGRU_ACTIVATIONS:
+            raise ValueError(f"cell={form.cell!r} takes activation {', '.join(map(repr, LIGRU_ACTIVATIONS))} (ReLU, "
+                             f"Ravanelli et al. 2018's, by default; the others are SpeechBrain's); got {act!r}")
+    if form.cell == "libru" and act != "softplus":
+        raise ValueError(f"cell='libru' has a softplus candidate by definition (Bittar & Garner 2021); got "
+                         f"activation={act!r} (leave it None or 'softplus')")
+    if form.light:
         if rec != "sigmoid":
-            raise ValueError(f"cell='ligru' has a sigmoid update gate by definition; got recurrent_activation={rec!r}")
+            raise ValueError(f"cell={form.cell!r} has a sigmoid update gate by definition; got "
+                             f"recurrent_activation={rec!r}")
         if clip is not None:
-            raise ValueError(f"clip is not supported for cell='ligru' (got clip={clip})")
+            raise ValueError(f"clip is not supported for cell={form.cell!r} (got clip={clip})")
     return CellMath(act, a_alpha, a_beta, rec, r_alpha, r_beta, clip)

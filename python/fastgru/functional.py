@@ -26,13 +26,16 @@ __all__ = ["gru_forward", "gru_backward", "param_names", "update_running_stats",
 
 
 MAX_LAYERS = 4096  # as GRU's num_layers
+LAYER_NORM_EPS = 1e-5  # normalization="layernorm": torch.nn.LayerNorm's default
 
 
-def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru") -> list[str]:
+def param_names(num_layers: int, bidirectional: bool, bias: bool, cell: str = "gru",
+                normalization: str | None = cells.DEFAULT) -> list[str]:
     """The state_dict names in PyTorch's order, the same for every GRU form (cells.param_names)."""
+    cell = check_choice("cell", cell, cells.CELLS)
     return cells.param_names(check_size("num_layers", num_layers, maximum=MAX_LAYERS),
-                             check_bool("bidirectional", bidirectional), check_bool("bias", bias),
-                             check_choice("cell", cell, cells.CELLS))
+                             check_bool("bidirectional", bidirectional), check_bool("bias", bias), cell,
+                             cells.check_normalization(cell, normalization))
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,11 @@ class Spec:
 
     @property
     def batch_norm(self) -> bool:
-        return self.form.cell == "ligru"
+        return self.form.normalization == "batchnorm"
+
+    @property
+    def layer_norm(self) -> bool:
+        return self.form.normalization == "layernorm"
 
     @property
     def directions(self) -> int:
@@ -80,8 +87,14 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
     bn = dict(batch_norm=True, batch_norm_eps=spec.bn_eps) if spec.batch_norm else {}
     if spec.precision != "float32":
         bn["weight_format"] = spec.precision
-    # The Light GRU always has the core's biases: bias_ih holds r's constant.
-    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.batch_norm,
+    if spec.layer_norm:  # PyTorch's LayerNorm epsilon (SpeechBrain keeps it)
+        bn.update(layer_norm=True, layer_norm_eps=LAYER_NORM_EPS)
+    if spec.form.cell == "libru":  # its own state update (only the CPU core has it)
+        bn["cell"] = "libru"
+    if spec.form.cell == "sligru":  # layer norm on U h (CPU core only), PyTorch's LayerNorm epsilon
+        bn.update(recurrent_layer_norm=True, layer_norm_eps=LAYER_NORM_EPS)
+    # The light cells always have the core's biases: bias_ih holds r's constant.
+    core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.form.light,
                     spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
     for layer in range(spec.num_layers):
         for d in range(spec.directions):
@@ -90,6 +103,8 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
                             params.get(f"bias_ih_{s}"), params.get(f"bias_hh_{s}"))
             if spec.batch_norm:
                 set_batch_norm(core, layer, d, params)
+            if spec.layer_norm:
+                core.set_layer_norm(layer, d, *(params[f"{kind}_{s}"] for kind in cells.LN_PARAMS))
     return core
 
 
@@ -355,7 +370,8 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
 
 # A parameter's name: kind, layer (at most 4 digits, so a key cannot name an absurd layer count)
 # and direction. Anything else in params is rejected.
-_PARAM_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|bn_weight|bn_bias|bn_running_mean|bn_running_var)"
+_PARAM_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|bn_weight|bn_bias|bn_running_mean|bn_running_var|"
+                        r"ln_weight|ln_bias)"
                         r"_l(\d{1,4})(_reverse)?")
 
 
@@ -384,7 +400,7 @@ def _layers_in_keys(params: Mapping[str, Any]) -> int:
 
 def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirectional: bool | None,
                      reset_after: bool | None, batch_first: bool, gates: Any = "full", update: Any = "old",
-                     cell: Any = "gru") -> Spec:
+                     cell: Any = "gru", normalization: Any = cells.DEFAULT) -> Spec:
     params = _check_mapping("params", params)
     batch_first = check_bool("batch_first", batch_first)
     num_layers = _layers_in_keys(params) if num_layers is None else check_size("num_layers", num_layers,
@@ -393,8 +409,8 @@ def spec_from_params(params: Mapping[str, Any], num_layers: int | None, bidirect
         bidirectional = check_bool("bidirectional", bidirectional)
     if "weight_ih_l0" not in params or "weight_hh_l0" not in params:
         raise ValueError("params must hold at least weight_ih_l0 and weight_hh_l0 (PyTorch names)")
-    bias = ("bias_hh_l0" if cell == "ligru" else "bias_ih_l0") in params  # the Light GRU has no bias_ih
-    form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
+    bias = ("bias_hh_l0" if cell in cells.LIGHT else "bias_ih_l0") in params  # the light cells have no bias_ih
+    form, reset_after = cells.check_form(gates, update, cell, reset_after, bias, normalization)
     blocks = cells.row_blocks(form, "weight_ih")
     w = np.asarray(params["weight_ih_l0"])
     if w.ndim != 2 or w.shape[0] % blocks != 0 or w.shape[0] == 0:
@@ -439,16 +455,20 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                 activation_alpha: float | None = None, activation_beta: float | None = None,
                 recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                 clip: float | None = None, bn_eps: float | None = None, direction: str = "forward",
-                merge: str | None = "concat", mask: Any = None,
-                padding: str = "zeros") -> tuple[Any, np.ndarray, GruCache]:
+                merge: str | None = "concat", mask: Any = None, padding: str = "zeros",
+                normalization: str | None = cells.DEFAULT) -> tuple[Any, np.ndarray, GruCache]:
     """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
     cell form's public parameters (state_dict entries); reset_after=None means True, or False for
-    cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru").
+    cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru", softplus for
+    cell="libru").
 
-    cell="ligru" with training=True normalises with the batch's statistics and returns them in
-    cache.batch_stats (see update_running_stats); training=False uses params' running statistics.
-    direction, merge, mask and padding as GRU's (docs/API.md, "Direction, masks and merge")."""
-    spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell)
+    normalization (cell="ligru" / "libru"): "batchnorm" (default), "layernorm" or None.
+    cell="ligru" (and "libru") with batch norm and training=True normalises with the batch's
+    statistics and returns them in cache.batch_stats (see update_running_stats); training=False
+    uses params' running statistics. direction, merge, mask and padding as GRU's (docs/API.md,
+    "Direction, masks and merge")."""
+    spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell,
+                            normalization)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
                                                activation_beta, recurrent_activation_alpha,
                                                recurrent_activation_beta, clip),
@@ -482,7 +502,8 @@ def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, An
     if isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
         raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
     if batch_stats is None:
-        raise ValueError("batch_stats is None: only a training forward of cell='ligru' has batch statistics")
+        raise ValueError("batch_stats is None: only a training forward of a light cell with batch norm has batch "
+                         "statistics")
     params, batch_stats = _check_mapping("params", params), _check_mapping("batch_stats", batch_stats)
     out = {}
     for name, batch in batch_stats.items():

@@ -40,7 +40,8 @@ def _fresh_locks_after_fork() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_fresh_locks_after_fork)
 
-_BN_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0)  # PyTorch's BatchNorm
+# PyTorch's BatchNorm and LayerNorm
+_NORM_INIT = dict(bn_weight=1.0, bn_bias=0.0, bn_running_mean=0.0, bn_running_var=1.0, ln_weight=1.0, ln_bias=0.0)
 
 
 def _reverse_step(*_: Any) -> Any:
@@ -65,6 +66,10 @@ class GRU:
     with its own ``bn_weight_l{k}``/``bn_bias_l{k}`` parameters and running statistics (buffers in
     state_dict); ``forward(training=True)`` uses the batch's statistics and updates the running ones
     with ``bn_momentum``; inference (``gru(x)``, ``step``, ``forward(training=False)``) uses them.
+    ``cell="libru"`` is the light Bayesian recurrent unit (Bittar & Garner 2021, "logprobs"): the
+    same parameters and batch norm, a softplus candidate c and h' = log(z e^h + (1 - z) e^c).
+    ``normalization`` (light cells): "batchnorm" (default), "layernorm" (per row over its 2H input
+    projections, parameters ``ln_weight_l{k}``/``ln_bias_l{k}``, SpeechBrain's) or None.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -75,16 +80,18 @@ class GRU:
                  activation_alpha: float | None = None, activation_beta: float | None = None,
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                 device: str = "cpu", direction: str = "forward", merge: str | None = "concat",
-                 precision: str = "float32") -> None:
+                 normalization: str | None = cells.DEFAULT, device: str = "cpu", direction: str = "forward",
+                 merge: str | None = "concat", precision: str = "float32") -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
-                        bn_eps=bn_eps, device=device, direction=direction, merge=merge, precision=precision)
+                        bn_eps=bn_eps, normalization=normalization, device=device, direction=direction, merge=merge,
+                        precision=precision)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
-        params = {name: (np.full(shape, _BN_INIT[name[:name.rindex("_l")]], self.dtype) if name.startswith("bn_")
+        params = {name: (np.full(shape, _NORM_INIT[name[:name.rindex("_l")]], self.dtype)
+                         if name.startswith(("bn_", "ln_"))
                          else self._rng.uniform(-bound, bound, size=shape).astype(self.dtype))
                   for name, shape in self._spec.param_shapes().items()}
         self._set_params(params)
@@ -105,15 +112,21 @@ class GRU:
                    activation_alpha: float | None = None, activation_beta: float | None = None,
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
-                   device: str = "cpu", direction: str = "forward", merge: str | None = "concat",
-                   precision: str = "float32") -> None:
+                   normalization: str | None = cells.DEFAULT, device: str = "cpu", direction: str = "forward",
+                   merge: str | None = "concat", precision: str = "float32") -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         self._device = device
+        if device == "cuda" and cell in ("libru", "sligru"):
+            what = "log-domain update" if cell == "libru" else "recurrent layer norm"
+            raise ValueError(f"cell={cell!r} has no CUDA kernels (its {what} runs on the CPU only); use device='cpu'")
         self._padding = S.check_padding(padding)
         bias = check_bool("bias", bias)
-        form, reset_after = cells.check_form(gates, update, cell, reset_after, bias)
+        form, reset_after = cells.check_form(gates, update, cell, reset_after, bias, normalization)
+        if device == "cuda" and form.normalization == "layernorm":
+            raise ValueError("normalization='layernorm' has no CUDA kernels (the CUDA backend has batch norm only); "
+                             "use device='cpu'")
         self._bn_momentum, bn_eps = cells.check_batch_norm(form, bn_momentum, bn_eps)
         self._spec = F.Spec(
             check_size("input_size", input_size),
@@ -161,11 +174,12 @@ class GRU:
     recurrent_activation_alpha = property(lambda self: self._spec.math.recurrent_activation_alpha)
     recurrent_activation_beta = property(lambda self: self._spec.math.recurrent_activation_beta)
     clip = property(lambda self: self._spec.math.clip)
-    bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru"
+    bn_momentum = property(lambda self: self._bn_momentum)  # None unless cell="ligru" or "libru"
     bn_eps = property(lambda self: self._spec.bn_eps)
     direction = property(lambda self: self._spec.direction)  # "forward" or "reverse" (one direction)
     merge = property(lambda self: self._spec.merge)  # a bidirectional y's halves: "concat", "sum", ...
     precision = property(lambda self: self._spec.precision)  # "float32", or a reduced one (quantized())
+    normalization = property(lambda self: self._spec.form.normalization)  # None unless a light cell
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -249,10 +263,12 @@ class GRU:
                               ("reset_after", self.cell != "mgu")):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)}")
-        math_defaults = dict(cells.STANDARD_MATH.config(), activation="relu" if self.cell == "ligru" else "tanh")
+        light = self._spec.form.light
+        math_defaults = dict(cells.STANDARD_MATH.config(), activation=cells.default_activation(self.cell))
         for name, default in (("gates", "full"), ("update", "old"), ("cell", "gru"), *math_defaults.items(),
-                              ("bn_momentum", 0.1 if self.cell == "ligru" else None),
-                              ("bn_eps", 1e-5 if self.cell == "ligru" else None)):
+                              ("normalization", "batchnorm" if light else None),
+                              ("bn_momentum", 0.1 if self._spec.batch_norm else None),
+                              ("bn_eps", 1e-5 if self._spec.batch_norm else None)):
             if getattr(self, name) != default:
                 extra.append(f"{name}={getattr(self, name)!r}")
         if self.dropout:
@@ -418,9 +434,9 @@ class GRU:
         the ones this model's form maps to, so it computes the same function with the same core
         arithmetic (bit for bit). Every other setting is kept; a new generator (seed 0) drives its
         dropout. Exports (to_torch, to_onnx, to_keras_weights) write this model."""
-        if self.cell == "ligru":
-            raise ValueError("cell='ligru' has batch norm on its input projection, which the standard GRU has not; "
-                             "there is no equivalent standard GRU")
+        if self._spec.form.light:
+            raise ValueError(f"cell={self.cell!r} has batch norm on its input projection, which the standard GRU has "
+                             "not; there is no equivalent standard GRU")
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
                          padding=self._padding, **self._spec.math.config(), direction=self.direction,
@@ -437,9 +453,9 @@ class GRU:
         if self.merge != "concat" and to == "PyTorch":
             raise ValueError(f"{to}'s GRU concatenates the two directions; this model has merge={self.merge!r} "
                              f"(export a merge='concat' model with this state_dict and merge y yourself)")
-        if self.cell == "ligru":
-            raise ValueError(f"{to} export: cell='ligru' has batch norm on its input projection, which {to}'s GRU "
-                             "has not; it cannot be exported")
+        if self._spec.form.light:
+            raise ValueError(f"{to} export: cell={self.cell!r} has batch norm on its input projection, which {to}'s "
+                             "GRU has not; it cannot be exported")
         if not self._spec.math.standard and to not in ("Keras", "ONNX"):  # ONNX's GRU has them as attributes
             raise ValueError(f"{to} export writes the default activations (sigmoid gates, tanh candidate, no "
                              f"clip); this model has activation={self.activation!r}, recurrent_activation="
@@ -463,6 +479,16 @@ class GRU:
             raise ValueError("cell='mgu' is a reset-before GRU (r = f, z = 1 - f) and torch.nn.GRU has only the "
                              "reset-after cell; export it with to_onnx or to_keras_weights instead")
         return to_torch(self._exportable("PyTorch"), cell)
+
+    @classmethod
+    def from_speechbrain(cls, module: Any) -> "GRU":
+        """From a speechbrain.nnet.RNN.LiGRU or SLiGRU (cell="ligru" / "sligru", batch_first, bias=False,
+        its normalization, nonlinearity and batch norm momentum; a bidirectional layer's one set of
+        weights in both directions). Outputs match the module in eval mode; its returned h of a
+        bidirectional model is not the final state (see docs/API.md)."""
+        from ._speechbrain import from_speechbrain
+
+        return from_speechbrain(cls, module)
 
     @classmethod
     def from_keras(cls, layer_or_weights: Any, reset_after: bool | None = None, **kwargs: Any) -> "GRU":
@@ -505,7 +531,8 @@ class GRU:
                     bidirectional=self.bidirectional, reset_after=self.reset_after, dtype=self.dtype.name,
                     padding=self._padding, gates=self.gates, update=self.update, cell=self.cell,
                     **self._spec.math.config(),
-                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self.cell == "ligru" else {}),
+                    **(dict(normalization=self.normalization) if self._spec.form.light else {}),
+                    **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self._spec.batch_norm else {}),
                     **({"direction": self.direction} if self.direction != "forward" else {}),
                     **({"merge": self.merge} if self.merge != "concat" else {}),
                     **(dict(precision=self.precision) if self.precision != "float32" else {}))
@@ -542,7 +569,7 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "batch_first": ("bool",), "dropout": _NUMBER, "bidirectional": ("bool",), "reset_after": ("bool", "null"),
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
     "activation": ("str", "null"), "recurrent_activation": ("str",), "direction": ("str",),
-    "merge": ("str", "null"), "precision": ("str",),
+    "merge": ("str", "null"), "precision": ("str",), "normalization": ("str", "null"),
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

@@ -6,6 +6,9 @@
 //   reset_after:  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))   (PyTorch, cuDNN)
 //   reset_before: n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)   (Cho 2014, ONNX default)
 //   h' = (1 - z) ⊙ n + z ⊙ h
+// CellKind::libru (light Bayesian recurrent unit, Bittar & Garner 2021, "logprobs" form) keeps
+// this layout and the reset-after products with r unused: z = σ(a_z), c = softplus(a_n),
+//   h' = log(z ⊙ e^h + (1 - z) ⊙ e^c)
 #pragma once
 
 #include <cstddef>
@@ -21,6 +24,10 @@ enum class WeightFormat : int { f32, bf16, int8 };
 // The longest product input an int8 model may have: its int32 sums of k products of at most
 // 255 * 127 cannot overflow.
 constexpr int64_t kMaxInt8K = 65536;
+// The state update. gru: the linear mix above (every form the Python layer maps onto it);
+// libru: the LiBRU's log-domain mix, its own gate kernels (reset_after, sigmoid gate and softplus
+// candidate only).
+enum class CellKind : int { gru, libru };
 
 struct GruConfig {
   int64_t input_size = 0;
@@ -41,13 +48,27 @@ struct GruConfig {
   //         its input rows dynamically the same way (one scale per row) and sums in int32
   //         (vpdpbusd); products' inputs may be at most kMaxInt8K long.
   WeightFormat weight_format = WeightFormat::f32;
+  // Layer norm on the same blocks, per row over its 2H values (SpeechBrain's LiGRU
+  // normalization="layernorm"); γ, β through set_layer_norm. Not with batch_norm.
+  bool layer_norm = false;
+  double layer_norm_eps = 1e-5;
+  // Layer norm (no γ, β) on the z and n blocks of the recurrent product, per row over its 2H
+  // values, with b_hh added after it: SLiGRU (Moumen & Parcollet 2023), gates = ... + LN(U h) + b.
+  // reset_after only; eps is layer_norm_eps.
+  bool recurrent_layer_norm = false;
+  CellKind cell = CellKind::gru;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {
     return math.gate.kind == Activation::sigmoid && math.candidate.kind == Activation::tanh && math.clip == 0;
   }
-  // Elements kept per row and step for backward: [r, z, n, aux, h_prev] (+ 3 pre-activations).
-  int64_t record_width() const { return (standard_math() ? 5 : 8) * hidden_size; }
+  // Elements kept per row and step for backward: [r, z, n, aux, h_prev] (+ 3 pre-activations)
+  // (+ the recurrent layer norm's normalised values [2H] and 1/std [1]).
+  int64_t record_width() const {
+    return (standard_math() ? 5 : 8) * hidden_size + (recurrent_layer_norm ? 2 * hidden_size + 1 : 0);
+  }
+  // Where the recurrent layer norm's values start in a record.
+  int64_t recurrent_norm_offset() const { return (standard_math() ? 5 : 8) * hidden_size; }
   int64_t layer_input_size(int64_t layer) const {
     return layer == 0 ? input_size : directions() * hidden_size;
   }
@@ -73,7 +94,7 @@ struct LayerParams {
 };
 
 // Where one layer/direction's gradients go (overwritten). Bias pointers may be null (skipped);
-// bn_weight / bn_bias (2H, gate blocks z and n) only with batch norm.
+// bn_weight / bn_bias (2H, gate blocks z and n) only with batch norm or layer norm (its γ, β).
 template <class T>
 struct LayerGrads {
   T* weight_ih;
@@ -109,6 +130,8 @@ class Gru {
   // Batch norm parameters of one layer/direction, each (2H) for gate blocks z then n.
   void set_batch_norm(int64_t layer, int64_t direction, const T* weight, const T* bias, const T* running_mean,
                       const T* running_var);
+  // Layer norm parameters of one layer/direction, each (2H) for gate blocks z then n.
+  void set_layer_norm(int64_t layer, int64_t direction, const T* weight, const T* bias);
 
   // Sizes, in elements of T, of the caller-provided buffers. The cache holds what backward
   // needs (every layer's input and every step's gate activations).

@@ -10,6 +10,10 @@ namespace fastgru::cuda {
 template <class T>
 CudaGru<T>::CudaGru(const GruConfig& config) : impl_(std::make_unique<Impl>()) {
   config.validate();
+  if (config.cell != CellKind::gru)
+    throw std::invalid_argument("the CUDA backend has no LiBRU (cell libru) gate kernels; run this model on the CPU");
+  if (config.layer_norm || config.recurrent_layer_norm)
+    throw std::invalid_argument("the CUDA backend has no layer norm; run this model on the CPU");
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess || n == 0) {

@@ -171,6 +171,10 @@ struct TypedKernels {
   void (*gates_backward_after)(const GateGradArgs<T>& args);
   void (*gates_backward_before_n)(const GateGradArgs<T>& args);
   void (*gates_backward_before_r)(const GateGradArgs<T>& args);
+  // The LiBRU's update (GruConfig::cell == CellKind::libru) on the reset-after products; records
+  // as generic/libru_gates.h says.
+  void (*gates_forward_libru)(const GateArgs<T>& args);
+  void (*gates_backward_libru)(const GateGradArgs<T>& args);
   void (*small_step)(const SmallStepArgs<T>& args);
   // out[i] = act(x[i]) with the gate kernels' vector code (for testing its error bounds).
   void (*activate)(const ActivationSpec& act, int64_t n, const T* x, T* out);

@@ -14,6 +14,7 @@ namespace fastgru::kernels::avx512 {
 #include "kernels/generic/vmath.h"
 #include "kernels/generic/activations.h"
 #include "kernels/generic/gates.h"
+#include "kernels/generic/libru_gates.h"
 #include "kernels/generic/small_step.h"
 #include "kernels/generic/define_gates.h"
 }  // namespace fastgru::kernels::avx512

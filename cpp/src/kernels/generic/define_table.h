@@ -15,6 +15,8 @@ constexpr TypedKernels<T> typed_kernels(int nr) {
                          &gates_backward_after,
                          &gates_backward_before_n,
                          &gates_backward_before_r,
+                         &gates_forward_libru,
+                         &gates_backward_libru,
                          &small_step,
                          &activate,
                          &activate_grad,
