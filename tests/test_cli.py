@@ -79,7 +79,7 @@ def test_bench_runs_and_checks_every_installed_framework(tmp_path):
     data = json.loads(report.read_text())
     statuses = {name: r["status"] for case in data["cases"] for name, r in case["runners"].items()}
     assert statuses and all(s == "ok" for s in statuses.values()), statuses
-    expected = {"fastgru", "numpy"}
+    expected = {"fastgru", "fastgru-bf16", "fastgru-int8", "numpy"}
     for name, modules in (("torch", ["torch"]), ("onnxruntime", ["onnx", "onnxruntime"]),
                           ("openvino", ["onnx", "openvino"]), ("openvino-default", ["onnx", "openvino"])):
         if all(_importable(m) for m in modules):
