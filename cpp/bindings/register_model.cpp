@@ -215,7 +215,7 @@ class PyGru {
   // [layers*dirs, 2, 2H]) receives the batch means and unbiased variances.
   py::tuple forward(const carray<T>& x, const std::optional<carray<T>>& h0,
                     const std::optional<lengths_array>& lengths, bool keep_cache, double dropout,
-                    uint64_t seed, bool batch_statistics, std::optional<carray<T>> bn_stats) {
+                    uint64_t seed, bool batch_statistics, std::optional<carray<T>> bn_stats, bool recurrent_masks) {
     const SequenceBatch b = batch_of(x, h0, lengths);
     const GruConfig& c = gru_.config();
     const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
@@ -240,7 +240,7 @@ class PyGru {
     {
       py::gil_scoped_release release;
       std::shared_lock<SharedLock> lock(mutex_);  // dropped before the GIL is taken back
-      const TrainingMode mode{dropout, seed, batch_statistics};
+      const TrainingMode mode{dropout, seed, batch_statistics, recurrent_masks};
       gru_.forward(b, x.data(), ptr_or_null(h0), y_ptr, hn_ptr, cache_ptr, mode, workspace.get(), stats_ptr);
     }
     return py::make_tuple(y, h_n, cache ? py::object(sealed_view(std::move(*cache))) : py::object(py::none()));
@@ -289,7 +289,7 @@ class PyGru {
   // Returns (dx, dh0, [(dW_ih, dW_hh, db_ih, db_hh) per layer*dirs + direction]).
   py::tuple backward(const carray<T>& cache, int64_t steps, int64_t batch, const std::optional<lengths_array>& lengths,
                      const std::optional<carray<T>>& dy, const std::optional<carray<T>>& dh_n, double dropout,
-                     uint64_t seed, bool batch_statistics) {
+                     uint64_t seed, bool batch_statistics, bool recurrent_masks) {
     const GruConfig& c = gru_.config();
     const int64_t LD = c.num_layers * c.directions(), H = c.hidden_size;
     const SequenceBatch b = checked_batch(steps, batch, lengths);
@@ -339,7 +339,7 @@ class PyGru {
       py::gil_scoped_release release;
       std::shared_lock<SharedLock> lock(mutex_);
       gru_.backward(b, cache.data(), ptr_or_null(dy), ptr_or_null(dh_n), dx_ptr, dh0_ptr, grads.data(),
-                    TrainingMode{dropout, seed, batch_statistics}, workspace.get());
+                    TrainingMode{dropout, seed, batch_statistics, recurrent_masks}, workspace.get());
     }
     py::list per_layer;
     for (int64_t i = 0; i < LD; ++i) {
@@ -392,7 +392,8 @@ void bind(py::module_& m, const char* name) {
                        const std::string& candidate_activation, double candidate_alpha, double candidate_beta,
                        std::optional<double> clip, bool batch_norm, double batch_norm_eps, const std::string& cell,
                        bool layer_norm, double layer_norm_eps, bool recurrent_layer_norm,
-                       const std::string& weight_format) {
+                       const std::string& weight_format, double recurrent_dropout,
+                       const std::string& recurrent_dropout_form, double zoneout) {
              GruConfig c = make_config(input_size, hidden_size, num_layers, bias, bidirectional, reset_after,
                                        gate_activation, gate_alpha, gate_beta, candidate_activation, candidate_alpha,
                                        candidate_beta, clip, batch_norm, batch_norm_eps);
@@ -409,6 +410,13 @@ void bind(py::module_& m, const char* name) {
                c.weight_format = WeightFormat::int8;
              else if (weight_format != "float32")
                throw std::invalid_argument("weight_format must be 'float32', 'bf16' or 'int8', got '" + weight_format + "'");
+             c.recurrent_dropout = recurrent_dropout;
+             if (recurrent_dropout_form == "state")
+               c.recurrent_dropout_form = RecurrentDropout::state;
+             else if (recurrent_dropout_form != "candidate")
+               throw py::value_error("recurrent_dropout_form must be 'candidate' or 'state', got '" +
+                                     recurrent_dropout_form + "'");
+             c.zoneout = zoneout;
              return new PyGru<T>(c);
            }),
            py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"), py::arg("bias"),
@@ -417,7 +425,9 @@ void bind(py::module_& m, const char* name) {
            py::arg("candidate_alpha") = 0.0, py::arg("candidate_beta") = 0.0, py::arg("clip") = py::none(),
            py::arg("batch_norm") = false, py::arg("batch_norm_eps") = 1e-5,
            py::arg("cell") = "gru", py::arg("layer_norm") = false, py::arg("layer_norm_eps") = 1e-5,
-           py::arg("recurrent_layer_norm") = false, py::arg("weight_format") = "float32")
+           py::arg("recurrent_layer_norm") = false, py::arg("weight_format") = "float32",
+           py::arg("recurrent_dropout") = 0.0, py::arg("recurrent_dropout_form") = "candidate",
+           py::arg("zoneout") = 0.0)
       .def("set_params", &PyGru<T>::set_params, py::arg("layer"), py::arg("direction"), py::arg("weight_ih"),
            py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"))
       .def("set_batch_norm", &PyGru<T>::set_batch_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
@@ -426,11 +436,13 @@ void bind(py::module_& m, const char* name) {
       .def("set_layer_norm", &PyGru<T>::set_layer_norm, py::arg("layer"), py::arg("direction"), py::arg("weight"),
            py::arg("bias"))
       .def("forward", &PyGru<T>::forward, py::arg("x"), py::arg("h0"), py::arg("lengths"), py::arg("keep_cache"),
-           py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none())
+           py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false, py::arg("bn_stats") = py::none(),
+           py::arg("recurrent_masks") = false)
       .def("step", &PyGru<T>::step, py::arg("x"), py::arg("h"))
       .def("fast_step", [](py::object self) { return fast_step_function<PyGru<T>>(self); })
       .def("backward", &PyGru<T>::backward, py::arg("cache"), py::arg("steps"), py::arg("batch"), py::arg("lengths"),
-           py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false);
+           py::arg("dy"), py::arg("dh_n"), py::arg("dropout"), py::arg("seed"), py::arg("batch_statistics") = false,
+           py::arg("recurrent_masks") = false);
 }
 
 }  // namespace
@@ -462,7 +474,30 @@ carray<T> activation_gradients(const std::string& name, double alpha, double bet
   return out;
 }
 
+// A training forward's recurrent dropout scales [gates, batch, H] and zoneout keeps [steps, batch,
+// H] of one layer/direction (gru.h), for fastgru.functional.recurrent_masks.
+py::tuple recurrent_masks(uint64_t seed, int64_t layer_dir, int64_t steps, int64_t batch, int64_t hidden,
+                          int64_t gates, double recurrent_dropout, double zoneout) {
+  if (steps < 1 || batch < 1 || hidden < 1 || gates < 1 || gates > 3 || layer_dir < 0)
+    throw py::value_error("recurrent_masks: steps, batch, hidden >= 1, gates in 1..3 and layer_dir >= 0 expected");
+  if (steps * batch * hidden > (int64_t{1} << 31)) throw py::value_error("recurrent_masks: too many elements");
+  carray<double> scales({gates, batch, hidden});
+  py::array_t<bool> keeps({steps, batch, hidden});
+  double* s = scales.mutable_data();
+  bool* k = keeps.mutable_data();
+  for (int64_t g = 0; g < gates; ++g)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t f = 0; f < hidden; ++f)
+        *s++ = recurrent_dropout_scale(seed, layer_dir, static_cast<int>(g), b, f, recurrent_dropout);
+  for (int64_t t = 0; t < steps; ++t)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t f = 0; f < hidden; ++f) *k++ = zoneout_keeps(seed, layer_dir, t, b, f, zoneout);
+  return py::make_tuple(scales, keeps);
+}
+
 void register_model(py::module_& m) {
+  m.def("recurrent_masks", &recurrent_masks, py::arg("seed"), py::arg("layer_dir"), py::arg("steps"),
+        py::arg("batch"), py::arg("hidden"), py::arg("gates"), py::arg("recurrent_dropout"), py::arg("zoneout"));
   // The active ISA's bf16 / int8 weight GEMMs, for tests that they give the same bits everywhere.
   m.def("bf16_matmul", &matmul_values<bf16_matmul>, py::arg("a"), py::arg("w"), py::arg("bias") = py::none());
   m.def("int8_matmul", &matmul_values<int8_matmul>, py::arg("a"), py::arg("w"), py::arg("bias") = py::none());

@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "cache_layout.h"
 #include "gru_impl.h"
@@ -47,6 +48,13 @@ void GruConfig::validate() const {
       (!reset_after || math.gate.kind != Activation::sigmoid || math.candidate.kind != Activation::softplus ||
        math.clip != 0))
     throw std::invalid_argument("cell libru needs reset_after, a sigmoid gate, a softplus candidate and no clip");
+  for (const auto& [name, p] : {std::pair<const char*, double>{"recurrent_dropout", recurrent_dropout}, {"zoneout", zoneout}})
+    if (!(p >= 0 && p < 1)) throw std::invalid_argument(std::string(name) + " must be in [0, 1), got " + std::to_string(p));
+  if (recurrent_dropout_form != RecurrentDropout::candidate && recurrent_dropout_form != RecurrentDropout::state)
+    throw std::invalid_argument("unknown recurrent dropout form " + std::to_string(static_cast<int>(recurrent_dropout_form)));
+  // The candidate form's passes take h' = z ⊙ h + (1 - z) ⊙ n apart, which the LiBRU's update is not.
+  if (cell == CellKind::libru && recurrent_dropout > 0 && recurrent_dropout_form == RecurrentDropout::candidate)
+    throw std::invalid_argument("cell libru: recurrent dropout on the candidate needs the linear update; use the state form");
   if (!(math.clip >= 0) || !std::isfinite(math.clip))
     throw std::invalid_argument("clip must be a finite number >= 0 (0: no clipping), got " + std::to_string(math.clip));
   // Every buffer index is an int64 product of at most a few of these; keep each well inside.

@@ -12,6 +12,7 @@
 #include "interrupt.h"
 #include "layer_norm.h"
 #include "parallel_kernels.h"
+#include "recurrent_noise.h"
 #include "sequence_layout.h"
 #include "step_chunks.h"
 
@@ -33,6 +34,14 @@ struct BackwardBuffers {
   T* dstate;      // [batch, H] dL/dh in slot order
   T* drh;         // [batch, H] dL/d(r ⊙ h_prev) (reset-before)
   T* w_hh_panels;  // W_hh [3H, H] as packed panels for dh_prev = dG · W_hh (see hh_panels)
+  // Recurrent dropout and zoneout (RecurrentNoise): masks [batch, 3H]; per slot [batch, H] the
+  // gradient zoneout passes to h_prev, a copy of dL/dĥ and one gate's dh_prev product; a chunk's
+  // masked states [chunk rows, H] for a gate's dW_hh.
+  T* masks;
+  T* kept;
+  T* dh_hat;
+  T* gate_dh;
+  T* h_masked;
 
   BackwardBuffers(const GruConfig& c, int64_t steps, int64_t batch, T* base, size_t* size) {
     Carver<T> w{base};
@@ -47,6 +56,12 @@ struct BackwardBuffers {
     drh = w.take(static_cast<size_t>(batch) * H);
     w_hh_panels = w.take(static_cast<size_t>(kernels::packed_weight_size(c.hidden_size, 3 * c.hidden_size,
                                                                           kernels::kMaxPanelWidth)));
+    const bool dropout = c.recurrent_dropout > 0, state = dropout && c.recurrent_dropout_form == RecurrentDropout::state;
+    masks = w.take(dropout ? static_cast<size_t>(batch) * 3 * H : 0);
+    kept = w.take(c.zoneout > 0 ? static_cast<size_t>(batch) * H : 0);
+    dh_hat = w.take(dropout && !state ? static_cast<size_t>(batch) * H : 0);
+    gate_dh = w.take(state ? static_cast<size_t>(batch) * H : 0);
+    h_masked = w.take(state ? chunk_rows * H : 0);
     if (size) *size = w.used;
   }
 };
@@ -128,9 +143,16 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
     for (int64_t d = 0; d < dirs; ++d) {
       const size_t i = static_cast<size_t>(l * dirs + d);
       const T* w_hh = impl_->weight_hh[i].data();
-      const T* hh_all = c.reset_after ? hh_panels(K, w_hh, H, 0, 3, buf.w_hh_panels) : nullptr;
-      const T* hh_rz = c.reset_after ? nullptr : hh_panels(K, w_hh, H, 0, 2, buf.w_hh_panels);
+      const RecurrentNoise<T> noise(c, lay, mode, static_cast<int64_t>(i), buf.masks);
+      // W_hh's panels: every gate at once, r and z then n (reset-before), or (state-form
+      // recurrent dropout: each gate's product takes its own masked state) one gate at a time.
+      const bool per_gate = noise.state_form();
+      const T* hh_all = c.reset_after && !per_gate ? hh_panels(K, w_hh, H, 0, 3, buf.w_hh_panels) : nullptr;
+      const T* hh_rz = c.reset_after || per_gate ? nullptr : hh_panels(K, w_hh, H, 0, 2, buf.w_hh_panels);
       const T* hh_n = c.reset_after ? nullptr : hh_panels(K, w_hh, H, 2, 3, buf.w_hh_panels);
+      const T* hh_gate[3] = {};
+      if (per_gate)
+        for (int g = 0; g < (c.reset_after ? 3 : 2); ++g) hh_gate[g] = hh_panels(K, w_hh, H, g, g + 1, buf.w_hh_panels);
       const T* records = cache + cl.records_offset(l, d);
       lay.to_slots(dh_n ? dh_n + i * batch.batch * H : nullptr, H, buf.dstate);
       const LayerGrads<T>& G = grads[i];
@@ -155,24 +177,41 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
           T* dgh = buf.dgh + (base - ch.row_lo) * 3 * H;
           T* dstate = buf.dstate + r0 * H;
           T* drh = buf.drh + r0 * H;
-          kernels::GateGradArgs<T> g{rows, H, 0, H, records + base * rw, dstate, drh, dgx, dgh, rw, math};
+          const T* rec = records + base * rw;
+          kernels::GateGradArgs<T> g{rows, H, 0, H, rec, dstate, drh, dgx, dgh, rw, math};
           auto gates = [&](void (*kernel)(const kernels::GateGradArgs<T>&)) {
             single_thread ? kernel(g) : parallel_gates(kernel, g);
           };
           auto gemm = [&](const kernels::GemmArgs<T>& a) {
             single_thread ? K.gemm_packed(a) : parallel_gemm(K.gemm_packed, a, true, K.nr);
           };
+          // dh_prev += the gates [g0, g1) part of dG · W_hh (through each gate's mask, per_gate).
+          auto recurrent_grad = [&](int g0, int g1, const T* panels) {
+            if (!per_gate) return gemm(nn(rows, H, (g1 - g0) * H, dgh + g0 * H, 3 * H, panels, 0, dstate, H, true));
+            for (int gate = g0; gate < g1; ++gate) {
+              T* part = buf.gate_dh + r0 * H;
+              gemm(nn(rows, H, H, dgh + gate * H, 3 * H, hh_gate[gate], 0, part, H, false));
+              noise.add_masked(r0, live_end, gate, part, dstate);
+            }
+          };
+          const bool split = noise.zoneout() || noise.candidate_form();
+          if (split) noise.split_gradient(t, r0, live_end, dstate, buf.kept + r0 * H, buf.dh_hat + r0 * H);
           if (c.reset_after) {
             gates(c.cell == CellKind::libru ? K.gates_backward_libru : K.gates_backward_after);
+            if (noise.candidate_form()) noise.correct_gate_grads(r0, live_end, rec, buf.dh_hat + r0 * H, dgx, dgh);
             if (c.recurrent_layer_norm)
-              recurrent_layer_norm_backward(rows, H, dgh, 3 * H, records + base * rw + c.recurrent_norm_offset(), rw);
-            gemm(nn(rows, H, 3 * H, dgh, 3 * H, hh_all, 0, dstate, H, true));
+              recurrent_layer_norm_backward(rows, H, dgh, 3 * H, rec + c.recurrent_norm_offset(), rw);
+            recurrent_grad(0, 3, hh_all);
           } else {
             gates(K.gates_backward_before_n);
+            if (noise.candidate_form()) noise.correct_gate_grads(r0, live_end, rec, buf.dh_hat + r0 * H, dgx, dgh);
             gemm(nn(rows, H, H, dgh + 2 * H, 3 * H, hh_n, 0, drh, H, false));
+            if (per_gate) noise.scale(r0, live_end, 2, drh);  // d(m_n ⊙ h) from d(r ⊙ m_n ⊙ h)
             gates(K.gates_backward_before_r);
-            gemm(nn(rows, H, 2 * H, dgh, 3 * H, hh_rz, 0, dstate, H, true));
+            recurrent_grad(0, 2, hh_rz);
           }
+          if (noise.zoneout())
+            for (int64_t e = 0; e < rows * H; ++e) dstate[e] += buf.kept[r0 * H + e];
         };
         if (row_parts == 1) {
           for (int64_t s = s0; s < s_end; ++s) {
@@ -209,7 +248,26 @@ void Gru<T>::backward(const SequenceBatch& batch, const T* cache, const T* dy, c
         const T* rec = records + r * rw;
         parallel_gemm(K.gemm_rowmajor, tn(3 * H, din, n, buf.dgx, 3 * H, in + r * din, din, G.weight_ih, din, more),
                       false, K.nr);
-        if (c.reset_after) {
+        if (per_gate) {
+          // Each gate's rows multiply its own masked h_prev (the n rows of reset-before: the aux
+          // column, already r ⊙ m_n ⊙ h).
+          for (int gate = 0; gate < (c.reset_after ? 3 : 2); ++gate) {
+            for (int64_t t = ch.t_lo; t < ch.t_hi; ++t)
+              for (int64_t j = 0; j < lay.batch_sizes[t]; ++j) {
+                const int64_t row = lay.offsets[t] + j - r;
+                const T* m = noise.mask(j, gate);
+                const T* h = rec + row * rw + 4 * H;
+                for (int64_t f = 0; f < H; ++f) buf.h_masked[row * H + f] = m[f] * h[f];
+              }
+            parallel_gemm(K.gemm_rowmajor,
+                          tn(H, H, n, buf.dgh + gate * H, 3 * H, buf.h_masked, H, G.weight_hh + gate * H * H, H, more),
+                          false, K.nr);
+          }
+          if (!c.reset_after)
+            parallel_gemm(K.gemm_rowmajor,
+                          tn(H, H, n, buf.dgh + 2 * H, 3 * H, rec + 3 * H, rw, G.weight_hh + 2 * H * H, H, more),
+                          false, K.nr);
+        } else if (c.reset_after) {
           parallel_gemm(K.gemm_rowmajor, tn(3 * H, H, n, buf.dgh, 3 * H, rec + 4 * H, rw, G.weight_hh, H, more),
                         false, K.nr);
         } else {

@@ -11,6 +11,7 @@
 #include "interrupt.h"
 #include "layer_norm.h"
 #include "parallel_kernels.h"
+#include "recurrent_noise.h"
 #include "recurrent_step.h"
 #include "sequence_layout.h"
 #include "step_chunks.h"
@@ -33,6 +34,8 @@ struct DirectionBuffers {
   T* gh;        // [batch, 3H] recurrent projections of one step
   T* state[2];  // [batch, H] hidden state in slot order, ping-pong (threads read one, write the other)
   T* rec;       // [batch, 5H] one step's records when no cache is kept
+  T* masks;     // [batch, 3H] recurrent dropout masks (RecurrentNoise)
+  T* h_masked;  // [batch, 3H] the state-form masked states of one step
 };
 
 template <class T>
@@ -54,6 +57,9 @@ struct ForwardBuffers {
       b.state[0] = w.take(static_cast<size_t>(batch) * H);
       b.state[1] = w.take(static_cast<size_t>(batch) * H);
       b.rec = w.take(static_cast<size_t>(batch * c.record_width()));
+      const size_t noise = c.recurrent_dropout > 0 ? static_cast<size_t>(batch) * 3 * H : 0;
+      b.masks = w.take(noise);
+      b.h_masked = w.take(noise);
     }
     y = w.take(rows * static_cast<size_t>(c.directions()) * H);
     if (size) *size = w.used;
@@ -135,6 +141,7 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
       const PackedLayer<T>& P = packed.layers[i];
       const T* b_hh = impl_->bias_hh[i].data();
       const int64_t chunk = projection_chunk_steps<T>(c, batch.steps, batch.batch);
+      const RecurrentNoise<T> noise(c, lay, mode, static_cast<int64_t>(i), buf.masks);
       if (c.batch_norm) {
         // Every row's projection before the batch statistics: in blocks, so that a long sequence
         // can be interrupted here too.
@@ -176,12 +183,19 @@ void Gru<T>::forward(const SequenceBatch& batch, const T* x, const T* h0, T* y, 
           T* h_next = buf.state[1 - from];
           if (live_end > r0) {
             const int64_t rw = c.record_width();
-            T* rec = records ? records + base * rw : (c.reset_after ? nullptr : buf.rec + r0 * rw);
+            const bool no_records = c.reset_after && !noise.candidate_form();  // the kernel need not write them
+            T* rec = records ? records + base * rw : (no_records ? nullptr : buf.rec + r0 * rw);
+            T* y_row = out + base * out_width + d * H;
             StepArgs<T> a{live_end - r0,   nullptr,         din, nullptr, buf.gx + (base - chunk_base) * 3 * H,
-                          buf.gh + r0 * 3 * H, h_prev + r0 * H, h_next + r0 * H, rec, out + base * out_width + d * H,
-                          out_width};
+                          buf.gh + r0 * 3 * H, h_prev + r0 * H, h_next + r0 * H, rec, y_row, out_width};
             a.single_thread = one_thread;
+            if (noise.state_form()) {
+              noise.mask_state(r0, live_end, h_prev + r0 * H, buf.h_masked + r0 * 3 * H);
+              a.h_masked = buf.h_masked + r0 * 3 * H;
+            }
             recurrent_step(K, P, b_hh, c, a);
+            if (noise.rewrites_state())
+              noise.finish_step(t, r0, live_end, h_prev + r0 * H, h_next + r0 * H, y_row, out_width, rec);
           }
           // Sequences not live at this step keep their state.
           const int64_t idle = std::max(r0, live_end);

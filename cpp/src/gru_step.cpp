@@ -6,6 +6,7 @@
 
 #include "gru_impl.h"
 #include "layer_norm.h"
+#include "recurrent_noise.h"
 #include "recurrent_step.h"
 
 namespace fastgru {
@@ -48,6 +49,11 @@ void Gru<T>::step(int64_t batch, const T* x, const T* h, T* h_out, T* workspace)
       args.x = nullptr;
     }
     recurrent_step(K, packed.layers[i], impl_->bias_hh[i].data(), c, args);
+    if (c.zoneout > 0) {
+      const T p = static_cast<T>(c.zoneout);
+      const T* h_prev = h + l * batch * H;
+      for (int64_t e = 0; e < batch * H; ++e) h_next[e] = zoneout_expectation(p, h_prev[e], h_next[e]);
+    }
     in = h_next;
   }
 }

@@ -51,7 +51,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
                     const GruConfig& cfg, const StepArgs<T>& s) {
   const int64_t H = cfg.hidden_size, rec_ld = cfg.record_width();
   if (s.x && s.rows == 1 && H <= K.nr && cfg.reset_after && cfg.standard_math() && !s.bn_weight && !s.rec &&
-      !s.y && !cfg.recurrent_layer_norm && cfg.weight_format == WeightFormat::f32) {
+      !s.y && !cfg.recurrent_layer_norm && cfg.weight_format == WeightFormat::f32 && !s.h_masked) {
     K.small_step({H, s.din, K.nr, s.x, s.h_prev, P.ih.gate(0), P.ih.stride, P.hh.gate(0), P.hh.stride, s.bias_ih,
                   bias_hh, s.h_next});
     return;
@@ -90,10 +90,20 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
           v = batch_norm_running(v, s.bn_mean[k], s.bn_var[k], s.bn_weight[k], s.bn_bias[k], cfg.batch_norm_eps);
         }
   };
+  // The recurrent products of gates [g0, g0 + gates) for columns r: one GEMM on h_prev, or one per
+  // gate on its masked h.
+  auto products = [&](threading::Range r, int g0, int gates) {
+    if (!s.h_masked) {
+      gate_gemm(K, P.hh, H, H, g0, gates, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+      return;
+    }
+    for (int g = g0; g < g0 + gates; ++g)
+      gate_gemm(K, P.hh, H, H, g, 1, s.rows, s.h_masked + g * H, 3 * H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+  };
   if (cfg.recurrent_layer_norm) {  // SLiGRU: every column of U h before its row's statistics
     run([&](threading::Range r, kernels::GateArgs<T>&) {
       project(r);
-      gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+      products(r, 0, 3);
     });
     recurrent_layer_norm_forward(s.rows, H, s.gh, 3 * H, bias_hh, cfg.layer_norm_eps,
                                  s.rec ? s.rec + cfg.recurrent_norm_offset() : nullptr, rec_ld);
@@ -103,7 +113,7 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   if (cfg.reset_after) {
     run([&](threading::Range r, kernels::GateArgs<T>& mine) {
       project(r);
-      gate_gemm(K, P.hh, H, H, 0, 3, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+      products(r, 0, 3);
       if (cfg.cell == CellKind::libru)
         K.gates_forward_libru(mine);
       else
@@ -114,8 +124,12 @@ void recurrent_step(const kernels::TypedKernels<T>& K, const PackedLayer<T>& P, 
   // reset-before: W_hn multiplies r ⊙ h, which needs every column of r first.
   run([&](threading::Range r, kernels::GateArgs<T>& mine) {
     project(r);
-    gate_gemm(K, P.hh, H, H, 0, 2, s.rows, s.h_prev, H, bias_hh, s.gh, 3 * H, r.begin, r.end);
+    products(r, 0, 2);
     K.gates_forward_before_rz(mine);
+    if (s.h_masked)  // the n product takes r ⊙ (m_n ⊙ h): the aux column the kernel wrote as r ⊙ h
+      for (int64_t i = 0; i < s.rows; ++i)
+        for (int64_t j = r.begin; j < r.end; ++j)
+          s.rec[i * rec_ld + 3 * H + j] = s.rec[i * rec_ld + j] * s.h_masked[i * 3 * H + 2 * H + j];
   });
   run([&](threading::Range r, kernels::GateArgs<T>& mine) {
     gate_gemm(K, P.hh, H, H, 2, 1, s.rows, s.rec + 3 * H, rec_ld, bias_hh, s.gh, 3 * H, r.begin, r.end);

@@ -29,6 +29,9 @@ struct StepArgs {
   const T* bn_bias = nullptr;
   const T* bn_mean = nullptr;
   const T* bn_var = nullptr;
+  // State-form recurrent dropout: [rows, 3H] rows [m_r ⊙ h | m_z ⊙ h | m_n ⊙ h], the inputs of the
+  // gates' recurrent products (the mix still takes h_prev); null: every product takes h_prev.
+  const T* h_masked = nullptr;
   // The caller already runs one of several threads, each on its own rows: split nothing here.
   bool single_thread = false;
 };

@@ -37,12 +37,13 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_dropout(value: Any) -> float:
+def check_dropout(value: Any, name: str = "dropout") -> float:
+    """A probability in [0, 1): dropout, recurrent_dropout, zoneout."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"dropout must be a float in [0, 1), got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a float in [0, 1), got {type(value).__name__} {value!r}")
     value = float(value)
     if not 0.0 <= value < 1.0:  # also rejects NaN
-        raise ValueError(f"dropout must be in [0, 1), got {value}")
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
     return value
 
 

@@ -22,7 +22,7 @@ from . import _sequences as S
 from ._validation import check_bool, check_choice, check_dropout, check_shape, check_size, float_array, lengths_array
 from .errors import listing
 
-__all__ = ["gru_forward", "gru_backward", "param_names", "update_running_stats", "GruCache"]
+__all__ = ["gru_forward", "gru_backward", "param_names", "update_running_stats", "recurrent_masks", "GruCache"]
 
 
 MAX_LAYERS = 4096  # as GRU's num_layers
@@ -58,6 +58,11 @@ class Spec:
     direction: str = "forward"  # "reverse": one direction reading each sequence backwards (_sequences)
     merge: str | None = "concat"  # how y holds a bidirectional model's two halves (_sequences.MERGES)
     precision: str = "float32"  # or "bf16": weights (and their products' inputs) in bfloat16 (fastgru.quantize)
+    # Training regularisers of the recurrence (the core's GruConfig): recurrent dropout where
+    # recurrent_dropout_form says ("candidate" or "state"), zoneout (its expectation in inference).
+    recurrent_dropout: float = 0.0
+    recurrent_dropout_form: str = "state"
+    zoneout: float = 0.0
 
     @property
     def batch_norm(self) -> bool:
@@ -77,6 +82,22 @@ class Spec:
                                   self.bidirectional, self.bias)
 
 
+def recurrent_noise_fields(spec: Spec, device: str, recurrent_dropout: Any, form: Any, zoneout: Any) -> dict[str, Any]:
+    """The checked recurrent dropout and zoneout settings, as Spec fields. The form defaults to the
+    one of the library the cell comes from: "candidate" (SpeechBrain) for the Light GRUs, "state"
+    (Keras) for the others; the LiBRU's log-domain update has only "state"."""
+    rate, zoneout = check_dropout(recurrent_dropout, "recurrent_dropout"), check_dropout(zoneout, "zoneout")
+    if form is None:
+        form = "candidate" if spec.form.cell in ("ligru", "sligru") else "state"
+    form = check_choice("recurrent_dropout_form", form, ("candidate", "state"))
+    if form == "candidate" and spec.form.cell == "libru":
+        raise ValueError("recurrent_dropout_form='candidate' needs the update h' = z h + (1 - z) n, which "
+                         "cell='libru' has not; use recurrent_dropout_form='state'")
+    if device == "cuda" and (rate or zoneout):
+        raise ValueError("recurrent_dropout and zoneout have no CUDA kernels; use device='cpu'")
+    return dict(recurrent_dropout=rate, recurrent_dropout_form=form, zoneout=zoneout)
+
+
 def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, Any] | None = None) -> Any:
     """A core holding `params` (public, checked shapes), mapped onto the core's standard cell.
     `classes`: the (float32, float64) core classes, the CPU ones by default (fastgru.cuda passes its
@@ -93,6 +114,10 @@ def make_core(spec: Spec, params: Mapping[str, np.ndarray], classes: tuple[Any, 
         bn["cell"] = "libru"
     if spec.form.cell == "sligru":  # layer norm on U h (CPU core only), PyTorch's LayerNorm epsilon
         bn.update(recurrent_layer_norm=True, layer_norm_eps=LAYER_NORM_EPS)
+    if spec.recurrent_dropout:  # CPU core only
+        bn.update(recurrent_dropout=spec.recurrent_dropout, recurrent_dropout_form=spec.recurrent_dropout_form)
+    if spec.zoneout:
+        bn["zoneout"] = spec.zoneout
     # The light cells always have the core's biases: bias_ih holds r's constant.
     core = core_cls(spec.input_size, spec.hidden_size, spec.num_layers, spec.bias or spec.form.light,
                     spec.bidirectional, spec.reset_after, **spec.math.core_kwargs(), **bn)
@@ -164,6 +189,8 @@ class GruCache:
     # (user layout) its backward multiplies by; None when not needed.
     plan: Any = None
     unmerged_y: np.ndarray | None = None
+    # Whether the forward drew recurrent dropout and zoneout masks (training), from `seed`.
+    recurrent_masks: bool = False
     _digest: bytes = field(default=b"", init=False, repr=False)  # set by seal_cache
 
 
@@ -179,7 +206,7 @@ def _cache_digest(cache: GruCache) -> bytes:
     fields = (cache.steps, cache.batch, cache.dropout, cache.seed, cache.unbatched, _dtype_str(cache.x_dtype),
               cache.batch_statistics, tuple(data.shape), _dtype_str(data.dtype), id(data), id(cache.core),
               id(cache.spec), id(cache.token), None if lens is None else (_dtype_str(lens.dtype), lens.shape),
-              cache.padding, id(cache.plan), id(cache.unmerged_y))
+              cache.padding, id(cache.plan), id(cache.unmerged_y), cache.recurrent_masks)
     h = hashlib.blake2b(repr(fields).encode(), key=_CACHE_KEY, digest_size=16)
     if lens is not None:
         h.update(np.ascontiguousarray(lens).tobytes())
@@ -249,7 +276,7 @@ def state_array(spec: Spec, name: str, h: Any, batch: int, unbatched: bool) -> n
 
 def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any, *, keep_cache: bool,
                 dropout: float, seed: int, batch_statistics: bool = False, mask: Any = None,
-                padding: str = "zeros") -> tuple[Any, np.ndarray, GruCache | None]:
+                padding: str = "zeros", recurrent_masks: bool = False) -> tuple[Any, np.ndarray, GruCache | None]:
     x_dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     xt, unbatched = to_time_major(spec, x)
     steps, batch = xt.shape[0], xt.shape[1]
@@ -287,12 +314,14 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
         stats = np.empty((LD, 2, 2 * spec.hidden_size), spec.dtype)
     y: Any
     h_n: Any
+    # Only a CPU core knows the argument (CUDA models have neither recurrent dropout nor zoneout).
+    noise = {"recurrent_masks": True} if recurrent_masks else {}
     if plan is not None and plan.active.size == 0:  # every sequence is empty: nothing for the core
         y, h_n, data = None, None, frozen(np.empty(0, spec.dtype))
     elif batch_statistics:
-        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed, True, stats)
+        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed, True, stats, **noise)
     else:
-        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed)
+        y, h_n, data = core.forward(core_x, core_h, core_lens, keep_cache, dropout, seed, **noise)
     if plan is not None:
         y = S.scatter_y(plan, y, width, spec.dtype)
         h_n = S.scatter_state(plan, h_n, h, (LD, batch, spec.hidden_size), spec.dtype)
@@ -307,7 +336,7 @@ def run_forward(core: Any, spec: Spec, token: Any, x: Any, h0: Any, lengths: Any
         cache = seal_cache(GruCache(core, spec, token, data, steps, batch, lens, dropout, seed, unbatched,
                                     np.dtype(x_dtype), batch_statistics,
                                     None if stats is None else _stats_dict(spec, stats), padding, plan,
-                                    frozen(y) if spec.merge == "mul" else None))
+                                    frozen(y) if spec.merge == "mul" else None, recurrent_masks))
     return merged, (h_n[:, 0, :] if unbatched else h_n), cache
 
 
@@ -334,6 +363,7 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
         dyt = np.ascontiguousarray(dyt)
     dh = None if dh_n is None else state_array(spec, "dh_n", dh_n, cache.batch, cache.unbatched)
     names = cells.internal_grad_names(spec.form, spec.num_layers, spec.bidirectional, spec.bias)
+    noise = {"recurrent_masks": True} if cache.recurrent_masks else {}
     state_shape = (spec.num_layers * spec.directions, B, H)
     if plan is None:
         if dyt is not None and cache.padding == "carry" and cache.lengths is not None and not spec.bidirectional:
@@ -341,7 +371,7 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
 
             dyt = carry_cotangent(dyt, cache.lengths, False, spec.dtype, dyt.shape)
         dx, dh0, per_layer = cache.core.backward(cache.data, cache.steps, cache.batch, cache.lengths, dyt, dh,
-                                                 cache.dropout, cache.seed, cache.batch_statistics)
+                                                 cache.dropout, cache.seed, cache.batch_statistics, **noise)
         flat = [g for layer in per_layer for g in layer]
     elif plan.active.size == 0:  # no sequence reached the core: h_n was h0
         dx = np.zeros((T, B, spec.input_size), spec.dtype)
@@ -352,7 +382,7 @@ def run_backward(cache: GruCache, dy: Any, dh_n: Any) -> dict[str, np.ndarray]:
         core_dh = None if dh is None else np.ascontiguousarray(dh[:, plan.active])
         dxc, dh0c, per_layer = cache.core.backward(cache.data, plan.core_steps, plan.active.size,
                                                    plan.core_lengths, core_dy, core_dh, cache.dropout, cache.seed,
-                                                   cache.batch_statistics)
+                                                   cache.batch_statistics, **noise)
         dx = S.scatter_dx(plan, dxc, spec.dtype, spec.input_size)
         dh0 = S.scatter_state(plan, dh0c, dh, state_shape, spec.dtype)
         flat = [g for layer in per_layer for g in layer]
@@ -456,7 +486,9 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                 recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                 clip: float | None = None, bn_eps: float | None = None, direction: str = "forward",
                 merge: str | None = "concat", mask: Any = None, padding: str = "zeros",
-                normalization: str | None = cells.DEFAULT) -> tuple[Any, np.ndarray, GruCache]:
+                normalization: str | None = cells.DEFAULT, recurrent_dropout: float = 0.0,
+                recurrent_dropout_form: str | None = None,
+                zoneout: float = 0.0) -> tuple[Any, np.ndarray, GruCache]:
     """GRU forward with explicit weights; returns (y, h_n, cache) — see docs/API.md. `params` are the
     cell form's public parameters (state_dict entries); reset_after=None means True, or False for
     cell="mgu"; activation=None is the form's candidate (tanh; ReLU for cell="ligru", softplus for
@@ -466,7 +498,8 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
     cell="ligru" (and "libru") with batch norm and training=True normalises with the batch's
     statistics and returns them in cache.batch_stats (see update_running_stats); training=False
     uses params' running statistics. direction, merge, mask and padding as GRU's (docs/API.md,
-    "Direction, masks and merge")."""
+    "Direction, masks and merge"). recurrent_dropout, recurrent_dropout_form and zoneout as GRU's:
+    with training=True their masks are drawn from dropout_seed (see recurrent_masks)."""
     spec = spec_from_params(params, num_layers, bidirectional, reset_after, batch_first, gates, update, cell,
                             normalization)
     spec = replace(spec, math=cells.check_math(spec.form, activation, recurrent_activation, activation_alpha,
@@ -475,6 +508,7 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
                    bn_eps=cells.check_batch_norm(spec.form, None, bn_eps)[1],
                    direction=S.check_direction(direction, spec.bidirectional),
                    merge=S.check_merge(merge, spec.bidirectional))
+    spec = replace(spec, **recurrent_noise_fields(spec, "cpu", recurrent_dropout, recurrent_dropout_form, zoneout))
     padding = S.check_padding(padding)
     training = check_bool("training", training)
     dropout = check_dropout(dropout)  # checked even when unused: a wrong value is a mistake either way
@@ -483,7 +517,8 @@ def gru_forward(x: Any, params: Mapping[str, Any], h0: Any = None, lengths: Any 
     p = checked_params(spec, params)
     core = make_core(spec, p)
     return run_forward(core, spec, None, x, h0, lengths, keep_cache=True, dropout=dropout if training else 0.0,
-                       seed=int(dropout_seed) % (1 << 64), batch_statistics=training, mask=mask, padding=padding)
+                       seed=int(dropout_seed) % (1 << 64), batch_statistics=training, mask=mask, padding=padding,
+                       recurrent_masks=training and bool(spec.recurrent_dropout or spec.zoneout))
 
 
 def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str, np.ndarray]:
@@ -491,6 +526,34 @@ def gru_backward(cache: GruCache, dy: Any = None, dh_n: Any = None) -> dict[str,
     if not isinstance(cache, GruCache):
         raise TypeError(f"cache must come from gru_forward, got {type(cache).__name__}")
     return run_backward(cache, dy, dh_n)
+
+
+def recurrent_masks(cache: GruCache) -> dict[str, dict[str, np.ndarray]]:
+    """The recurrent dropout and zoneout masks a training forward drew, per layer and direction
+    ("l0", "l0_reverse", ...): "recurrent_dropout", (gates, batch, H) scales 0 or 1/(1 - p) held over
+    every step (gates r, z, n for the state form, the candidate's one for the candidate form), and
+    "zoneout", (steps, batch, H) booleans, True where h' = h. Empty for a forward that drew none."""
+    if not isinstance(cache, GruCache):
+        raise TypeError(f"cache must come from a forward, got {type(cache).__name__}")
+    check_cache(cache)
+    spec = cache.spec
+    if not cache.recurrent_masks:
+        return {}
+    if cache.plan is not None:
+        raise ValueError("recurrent_masks: this forward reordered its batch (lengths of 0, mask= or "
+                         "direction='reverse'), and its masks follow the reordered batch; use lengths >= 1")
+    gates = 3 if spec.recurrent_dropout_form == "state" else 1
+    out = {}
+    for i in range(spec.num_layers * spec.directions):
+        scales, keeps = _core.recurrent_masks(cache.seed, i, cache.steps, cache.batch, spec.hidden_size, gates,
+                                              spec.recurrent_dropout, spec.zoneout)
+        masks = {}
+        if spec.recurrent_dropout:
+            masks["recurrent_dropout"] = scales.astype(spec.dtype)
+        if spec.zoneout:
+            masks["zoneout"] = keeps
+        out[f"l{i // spec.directions}{'_reverse' if i % spec.directions else ''}"] = masks
+    return out
 
 
 def update_running_stats(params: Mapping[str, Any], batch_stats: Mapping[str, Any],

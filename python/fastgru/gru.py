@@ -81,14 +81,16 @@ class GRU:
                  recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                  clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
                  normalization: str | None = cells.DEFAULT, device: str = "cpu", direction: str = "forward",
-                 merge: str | None = "concat", precision: str = "float32") -> None:
+                 merge: str | None = "concat", precision: str = "float32", recurrent_dropout: float = 0.0,
+                 recurrent_dropout_form: str | None = None, zoneout: float = 0.0) -> None:
         self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, reset_after,
                         dtype, seed, padding, gates=gates, update=update, cell=cell, activation=activation,
                         recurrent_activation=recurrent_activation, activation_alpha=activation_alpha,
                         activation_beta=activation_beta, recurrent_activation_alpha=recurrent_activation_alpha,
                         recurrent_activation_beta=recurrent_activation_beta, clip=clip, bn_momentum=bn_momentum,
                         bn_eps=bn_eps, normalization=normalization, device=device, direction=direction, merge=merge,
-                        precision=precision)
+                        precision=precision, recurrent_dropout=recurrent_dropout,
+                        recurrent_dropout_form=recurrent_dropout_form, zoneout=zoneout)
         bound = 1.0 / np.sqrt(self.hidden_size)  # PyTorch's init, for the form's own (public) parameters
         params = {name: (np.full(shape, _NORM_INIT[name[:name.rindex("_l")]], self.dtype)
                          if name.startswith(("bn_", "ln_"))
@@ -113,7 +115,8 @@ class GRU:
                    recurrent_activation_alpha: float | None = None, recurrent_activation_beta: float | None = None,
                    clip: float | None = None, bn_momentum: float | None = None, bn_eps: float | None = None,
                    normalization: str | None = cells.DEFAULT, device: str = "cpu", direction: str = "forward",
-                   merge: str | None = "concat", precision: str = "float32") -> None:
+                   merge: str | None = "concat", precision: str = "float32", recurrent_dropout: float = 0.0,
+                   recurrent_dropout_form: str | None = None, zoneout: float = 0.0) -> None:
         """__init__'s checks and settings: everything but the parameters (same arguments)."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
@@ -150,6 +153,8 @@ class GRU:
                 raise ValueError(f"precision={precision!r} is a CPU inference format; device='cuda' runs float32 "
                                  "and float64 models")
             self._spec = dataclasses.replace(self._spec, precision=precision)
+        self._spec = dataclasses.replace(self._spec, **F.recurrent_noise_fields(
+            self._spec, device, recurrent_dropout, recurrent_dropout_form, zoneout))
         self._dropout = check_dropout(dropout)
         self._rng = np.random.default_rng(seed)
 
@@ -180,6 +185,9 @@ class GRU:
     merge = property(lambda self: self._spec.merge)  # a bidirectional y's halves: "concat", "sum", ...
     precision = property(lambda self: self._spec.precision)  # "float32", or a reduced one (quantized())
     normalization = property(lambda self: self._spec.form.normalization)  # None unless a light cell
+    recurrent_dropout = property(lambda self: self._spec.recurrent_dropout)
+    recurrent_dropout_form = property(lambda self: self._spec.recurrent_dropout_form)  # "candidate" or "state"
+    zoneout = property(lambda self: self._spec.zoneout)
 
     # The one setting that may change after construction (as torch's module.dropout), checked as
     # the constructor checks it.
@@ -281,6 +289,11 @@ class GRU:
             extra.append(f"merge={self.merge!r}")
         if self.precision != "float32":
             extra.append(f"precision={self.precision!r}")
+        if self.recurrent_dropout:
+            extra.append(f"recurrent_dropout={self.recurrent_dropout}, "
+                         f"recurrent_dropout_form={self.recurrent_dropout_form!r}")
+        if self.zoneout:
+            extra.append(f"zoneout={self.zoneout}")
         extra.append(f"dtype={self.dtype.name}")
         return f"GRU({self.input_size}, {self.hidden_size}, {', '.join(extra)})"
 
@@ -319,7 +332,8 @@ class GRU:
         training = check_bool("training", training)
         self._check_full_precision("forward (the differentiable one)")
         rate = self.dropout if training and self.num_layers > 1 else 0.0
-        seed = int(self._rng.integers(0, 2**63)) if rate > 0 else 0
+        recurrent_masks = training and (self.recurrent_dropout > 0 or self.zoneout > 0)
+        seed = int(self._rng.integers(0, 2**63)) if rate > 0 or recurrent_masks else 0
         if self._device == "cuda" and _on_device(x):
             from .cuda import device_forward
 
@@ -329,7 +343,7 @@ class GRU:
         else:
             y, h_n, cache = F.run_forward(self._core, self._spec, self._token, x, h0, lengths, keep_cache=True,
                                           dropout=rate, seed=seed, batch_statistics=training, mask=mask,
-                                          padding=self._padding)
+                                          padding=self._padding, recurrent_masks=recurrent_masks)
         assert cache is not None  # keep_cache=True
         if cache.batch_stats is not None:
             self._update_running_stats(cache.batch_stats, cache.core)
@@ -440,7 +454,7 @@ class GRU:
         std = type(self)(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
                          self.dropout, self.bidirectional, self.reset_after, self.dtype, seed=0,
                          padding=self._padding, **self._spec.math.config(), direction=self.direction,
-                         merge=self.merge, precision=self.precision)
+                         merge=self.merge, precision=self.precision, **self._recurrent_noise_config())
         std.load_state_dict(cells.to_internal(self._spec.form, self.hidden_size, self._params))
         return std
 
@@ -453,6 +467,9 @@ class GRU:
         if self.merge != "concat" and to == "PyTorch":
             raise ValueError(f"{to}'s GRU concatenates the two directions; this model has merge={self.merge!r} "
                              f"(export a merge='concat' model with this state_dict and merge y yourself)")
+        if self.zoneout:  # recurrent dropout is training only: the exported inference is the same
+            raise ValueError(f"{to} export: zoneout={self.zoneout} makes inference mix h and the new state "
+                             f"({self.zoneout} h + {1 - self.zoneout:g} h_new), which {to}'s GRU cannot express")
         if self._spec.form.light:
             raise ValueError(f"{to} export: cell={self.cell!r} has batch norm on its input projection, which {to}'s "
                              "GRU has not; it cannot be exported")
@@ -535,7 +552,13 @@ class GRU:
                     **(dict(bn_momentum=self.bn_momentum, bn_eps=self.bn_eps) if self._spec.batch_norm else {}),
                     **({"direction": self.direction} if self.direction != "forward" else {}),
                     **({"merge": self.merge} if self.merge != "concat" else {}),
-                    **(dict(precision=self.precision) if self.precision != "float32" else {}))
+                    **(dict(precision=self.precision) if self.precision != "float32" else {}),
+                    **self._recurrent_noise_config())
+
+    def _recurrent_noise_config(self) -> dict[str, Any]:
+        return {**(dict(recurrent_dropout=self.recurrent_dropout, recurrent_dropout_form=self.recurrent_dropout_form)
+                   if self.recurrent_dropout else {}),
+                **(dict(zoneout=self.zoneout) if self.zoneout else {})}
 
     def to_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Exports this model as ONNX (one GRU node per layer); see fastgru.onnx.export_gru. Other
@@ -570,6 +593,7 @@ _CONFIG_TYPES: dict[str, tuple[str, ...]] = {
     "dtype": ("str",), "padding": ("str",), "gates": ("str",), "update": ("str",), "cell": ("str",),
     "activation": ("str", "null"), "recurrent_activation": ("str",), "direction": ("str",),
     "merge": ("str", "null"), "precision": ("str",), "normalization": ("str", "null"),
+    "recurrent_dropout": _NUMBER, "recurrent_dropout_form": ("str", "null"), "zoneout": _NUMBER,
     **{k: _OPTIONAL_NUMBER for k in ("activation_alpha", "activation_beta", "recurrent_activation_alpha",
                                      "recurrent_activation_beta", "clip", "bn_momentum", "bn_eps")},
 }

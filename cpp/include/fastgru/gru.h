@@ -28,6 +28,12 @@ constexpr int64_t kMaxInt8K = 65536;
 // libru: the LiBRU's log-domain mix, its own gate kernels (reset_after, sigmoid gate and softplus
 // candidate only).
 enum class CellKind : int { gru, libru };
+// Where recurrent dropout (GruConfig::recurrent_dropout) drops, with masks drawn once per
+// sequence and held over its steps (scaled by 1/(1-p)):
+//   candidate: h' = z ⊙ h + (1 - z) ⊙ (m ⊙ n), one mask (SpeechBrain's LiGRU, pytorch-kaldi);
+//   state:     each gate's recurrent product takes m_g ⊙ h, a mask per gate; the mix keeps h
+//              (Keras's recurrent_dropout).
+enum class RecurrentDropout : int { candidate, state };
 
 struct GruConfig {
   int64_t input_size = 0;
@@ -57,6 +63,13 @@ struct GruConfig {
   // reset_after only; eps is layer_norm_eps.
   bool recurrent_layer_norm = false;
   CellKind cell = CellKind::gru;
+  // Training regularisers of the recurrence (see RecurrentDropout), drawn when a forward's
+  // TrainingMode::recurrent_masks is set. Zoneout (Krueger et al. 2017): h' = m ⊙ h + (1 - m) ⊙ ĥ,
+  // m ~ Bernoulli(zoneout) per step and element in training; every other pass (inference, step)
+  // takes the expectation h' = p h + (1 - p) ĥ.
+  double recurrent_dropout = 0.0;
+  RecurrentDropout recurrent_dropout_form = RecurrentDropout::candidate;
+  double zoneout = 0.0;
 
   int64_t directions() const { return bidirectional ? 2 : 1; }
   bool standard_math() const {
@@ -109,11 +122,19 @@ struct LayerGrads {
 // same values. dropout: probability on the input of layers 1.., masks drawn from `seed`.
 // batch_statistics: batch norm normalises with this batch's statistics over its valid steps
 // (training) instead of the running ones.
+// recurrent_masks: draw recurrent dropout and zoneout masks (GruConfig), from `seed` too.
 struct TrainingMode {
   double dropout = 0.0;
   uint64_t seed = 0;
   bool batch_statistics = false;
+  bool recurrent_masks = false;
 };
+
+// The masks of a forward with recurrent_masks, for a sequence's index in the batch the core
+// sees: recurrent dropout's scale (0 or 1/(1-p)) of gate g's product (state form) or of the
+// candidate (g = 0), and whether zoneout keeps h (h' = h) at a step.
+double recurrent_dropout_scale(uint64_t seed, int64_t layer_dir, int gate, int64_t sequence, int64_t feature, double p);
+bool zoneout_keeps(uint64_t seed, int64_t layer_dir, int64_t step, int64_t sequence, int64_t feature, double p);
 
 template <class T>
 class Gru {
