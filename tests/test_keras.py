@@ -630,3 +630,25 @@ def test_activation_errors(rng):
         keras_activation_names(fastgru.GRU(3, 4, recurrent_activation="hard_sigmoid"))
     with pytest.raises(ValueError, match="clip"):
         fastgru.GRU(3, 4, clip=1.0).to_keras_weights()
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_recurrent_dropout_in_training_matches_keras_with_the_same_masks(reset_after, rng):
+    """Keras's recurrent_dropout is fastgru's state form: from_keras keeps the rate, inference is
+    the plain cell's, and a training forward equals Keras's when Keras is handed fastgru's masks
+    (Keras orders them z, r, h; fastgru r, z, n)."""
+    D, H, B, T = 4, 6, 3, 5
+    layer = _keras_gru(D, H, rng, reset_after=reset_after, recurrent_dropout=0.4)
+    gru = fastgru.GRU.from_keras(layer)
+    assert (gru.recurrent_dropout, gru.recurrent_dropout_form) == (pytest.approx(0.4), "state")
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    y_k, (h_k,) = _keras_run(layer, x)
+    y, h_n = gru(x)
+    assert_close(y, y_k, KERAS[F32], "inference y")
+    y, h_n, cache = gru.forward(x)
+    drop = fastgru.functional.recurrent_masks(cache)["l0"]["recurrent_dropout"]
+    masks = [keras.ops.convert_to_tensor(drop[g]) for g in (1, 0, 2)]
+    layer.cell.get_recurrent_dropout_mask = lambda step_input: masks
+    out = layer(x, training=True)
+    assert_close(y, _np(out[0]), KERAS[F32], "training y with Keras's recurrent dropout")
+    assert_close(h_n[0], _np(out[1]), KERAS[F32], "training h_n with Keras's recurrent dropout")

@@ -126,7 +126,7 @@ EOF
 # a GPU).
 # `tools/sanitized_tests.sh tests` runs everything.
 ci_tests=(
-  test_forward test_backward test_vmath test_activations test_batch_norm test_cells test_ligru test_light_forms
+  test_forward test_backward test_vmath test_activations test_batch_norm test_cells test_ligru test_light_forms test_recurrent_noise
   test_errors test_hostile_input test_model_state test_api test_fuzz test_deployment
   test_onnx test_keras test_torch test_properties
 )

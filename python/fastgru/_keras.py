@@ -194,6 +194,9 @@ def _gru_layer_weights(layer: Any, where: str) -> tuple[list[np.ndarray], bool, 
     ws = [_variable_to_numpy(cell.kernel), _variable_to_numpy(cell.recurrent_kernel)]
     if cell.use_bias:
         ws.append(_variable_to_numpy(cell.bias))
+    rate = float(getattr(cell, "recurrent_dropout", 0.0) or 0.0)
+    if rate > 0:  # Keras's form: a mask per gate on h in its recurrent product, held over the steps
+        math.update(recurrent_dropout=rate, recurrent_dropout_form="state")
     return ws, bool(cell.reset_after), math
 
 
