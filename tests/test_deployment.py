@@ -251,8 +251,13 @@ def test_ctrl_c_interrupts_a_long_call(case):
     assert lines[1] == "same", "the model gave different results after the interrupted call"
 
 
+# Two calls of a million steps: ~3 s here, but over a minute under AddressSanitizer on a slow
+# 2-core VM (CI, 2026-12-02). The bound only has to stop a hang.
+LONG_CHILD_TIMEOUT_S = 300
+
+
 def test_signal_handler_that_does_not_raise_lets_the_call_finish():
-    out = _python("""
+    out = _python(timeout=LONG_CHILD_TIMEOUT_S, code="""
         import signal, threading, os, numpy as np, fastgru
         seen = []
         signal.signal(signal.SIGINT, lambda *a: seen.append(1))
