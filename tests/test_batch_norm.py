@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastgru import _core
-from tolerances import FD, FD_STEP, FORWARD, assert_close
+from tolerances import FD, FORWARD, assert_close, central_differences
 
 H, D, T, B = 4, 3, 5, 3
 EPS = 1e-5
@@ -95,19 +95,10 @@ def test_backward_matches_finite_differences(isa, batch_stats, reset_after):
     dx, _, per_layer = m.backward(cache, T, B, LENGTHS, dy, dh, 0.0, 0, batch_stats)
     d_w_ih, _, _, _, d_gamma, d_beta = per_layer[0]
 
-    def fd(value, rebuild):
-        out = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            plus, minus = value.copy(), value.copy()
-            plus[idx] += FD_STEP
-            minus[idx] -= FD_STEP
-            out[idx] = (rebuild(plus) - rebuild(minus)) / (2 * FD_STEP)
-        return out
-
-    assert_close(dx, fd(x, lambda v: loss(xx=v)), FD, "dx")
-    assert_close(d_w_ih, fd(p[0], lambda v: loss(params=[v, *p[1:]])), FD, "dW_ih")
-    assert_close(d_gamma, fd(bn[0], lambda v: loss(bnp=[v, *bn[1:]])), FD, "d bn_weight")
-    assert_close(d_beta, fd(bn[1], lambda v: loss(bnp=[bn[0], v, *bn[2:]])), FD, "d bn_bias")
+    assert_close(dx, central_differences(lambda v: loss(xx=v), x), FD, "dx")
+    assert_close(d_w_ih, central_differences(lambda v: loss(params=[v, *p[1:]]), p[0]), FD, "dW_ih")
+    assert_close(d_gamma, central_differences(lambda v: loss(bnp=[v, *bn[1:]]), bn[0]), FD, "d bn_weight")
+    assert_close(d_beta, central_differences(lambda v: loss(bnp=[bn[0], v, *bn[2:]]), bn[1]), FD, "d bn_bias")
 
 
 def test_batch_norm_arguments_are_checked():

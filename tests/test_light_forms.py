@@ -19,7 +19,7 @@ from fastgru import _core
 from fastgru import functional as F
 from conftest import DTYPES, make_lengths
 from reference import libru_update, light_forward
-from tolerances import EXACT, FD, FD_STEP, FORWARD, GRAD, REORDER, assert_close
+from tolerances import EXACT, FD, FORWARD, GRAD, REORDER, assert_close, central_differences
 
 # (cell, activation, normalization): every light form that is not the Light GRU's default.
 FORMS = {"libru": ("libru", None, "batchnorm"), "ligru-tanh": ("ligru", "tanh", "batchnorm"),
@@ -214,19 +214,6 @@ def test_thread_count_does_not_change_the_result(rng, form, B, H):
 # ----------------------------------------------------------------------------------------------
 # Gradients: central finite differences of the float64 reference.
 
-def _fd(loss, base):
-    base = np.array(base, np.float64)
-    out = np.zeros_like(base)
-    for i in np.ndindex(base.shape):
-        vals = []
-        for sign in (1, -1):
-            pert = base.copy()
-            pert[i] += sign * FD_STEP
-            vals.append(loss(pert))
-        out[i] = (vals[0] - vals[1]) / (2 * FD_STEP)
-    return out
-
-
 @pytest.mark.parametrize("training", [True, False], ids=["batch-stats", "running-stats"])
 @pytest.mark.parametrize("case", ["2layer-bidir-lengths-batchfirst", "2layer-nobias-noh0", "1layer-bidir-unbatched"])
 @pytest.mark.parametrize("form", FORMS)
@@ -242,13 +229,13 @@ def test_gradients_match_finite_differences_of_the_reference(isa, rng, form, cas
         yr, hr, _ = ref(c, p, training, x=x, h0=h)
         return float(np.sum(yr * dy) + np.sum(hr * dh))
 
-    assert_close(grads["x"], _fd(lambda v: loss(x=v), c.xin), FD, "dx")
+    assert_close(grads["x"], central_differences(lambda v: loss(x=v), c.xin), FD, "dx")
     # At h0 = 0 the SLiGRU's LN(U h0) sits at its singular point (zero variance: curvature ~ eps^-1.5),
     # where central differences are dominated by truncation error; the cases with h0 check dh0.
     if not (c.cell == "sligru" and c.hin is None):
-        assert_close(grads["h0"], _fd(lambda v: loss(h=v), h0), FD, "dh0")
+        assert_close(grads["h0"], central_differences(lambda v: loss(h=v), h0), FD, "dh0")
     for k in sorted(set(grads) - {"x", "h0"}):
-        fd = _fd(lambda v: loss(p=dict(c.params, **{k: v})), c.params[k])
+        fd = central_differences(lambda v: loss(p=dict(c.params, **{k: v})), c.params[k])
         assert_close(grads[k], fd, FD, f"d{k} ({'training' if training else 'inference'})")
 
 

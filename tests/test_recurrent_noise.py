@@ -16,7 +16,7 @@ import pytest
 
 import fastgru
 from fastgru import functional as F
-from tolerances import EXACT, FD, FD_STEP, FORWARD, GRAD, REORDER, assert_close, assert_differ
+from tolerances import EXACT, FD, FORWARD, GRAD, REORDER, assert_close, assert_differ, central_differences
 
 F64 = np.dtype(np.float64)
 
@@ -159,16 +159,6 @@ def test_streaming_step_takes_zoneouts_expectation_too(isa, rng, noise):
     assert_close(state, h_n, REORDER[np.dtype(np.float32)], "final state")
 
 
-def _fd(loss, base):
-    out = np.zeros_like(base)
-    for i in np.ndindex(base.shape):
-        plus, minus = base.copy(), base.copy()
-        plus[i] += FD_STEP
-        minus[i] -= FD_STEP
-        out[i] = (loss(plus) - loss(minus)) / (2 * FD_STEP)
-    return out
-
-
 def _check_gradients(rng, forward, params, x, h0):
     """fastgru's backward of a training forward vs central differences of the same forward (same
     seed: the masks are fixed)."""
@@ -180,12 +170,12 @@ def _check_gradients(rng, forward, params, x, h0):
         yy, hh, _ = forward(x, p, h)
         return float(np.sum(yy * dy) + np.sum(hh * dh))
 
-    assert_close(grads["x"], _fd(lambda v: loss(x=v), x), FD, "dx")
-    assert_close(grads["h0"], _fd(lambda v: loss(h=v), h0), FD, "dh0")
+    assert_close(grads["x"], central_differences(lambda v: loss(x=v), x), FD, "dx")
+    assert_close(grads["h0"], central_differences(lambda v: loss(h=v), h0), FD, "dh0")
     for k in params:
         if "running" in k:
             continue
-        assert_close(grads[k], _fd(lambda v: loss(p=dict(params, **{k: v})), params[k]), FD, f"d{k}")
+        assert_close(grads[k], central_differences(lambda v: loss(p=dict(params, **{k: v})), params[k]), FD, f"d{k}")
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])

@@ -55,6 +55,18 @@ EXACT = {F32: Tol(atol=0.0), F64: Tol(atol=0.0)}
 FD_STEP = 1e-6
 FD = Tol(atol=1e-7, rtol=1e-6)
 
+
+def central_differences(loss, base):
+    """d loss / d base by central differences of step FD_STEP, one element at a time (float64)."""
+    base = np.array(base, np.float64)
+    out = np.zeros_like(base)
+    for i in np.ndindex(base.shape):
+        plus, minus = base.copy(), base.copy()
+        plus[i] += FD_STEP
+        minus[i] -= FD_STEP
+        out[i] = (loss(plus) - loss(minus)) / (2 * FD_STEP)
+    return out
+
 # Against torch.nn.GRU (same dtype on both sides), max abs: the project's stated contract.
 TORCH = {F32: Tol(atol=1e-5), F64: Tol(atol=1e-10)}
 
