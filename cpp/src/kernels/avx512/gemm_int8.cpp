@@ -31,7 +31,9 @@ struct Int8Emulated {
     return {{_mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24), _mm512_srai_epi32(_mm512_slli_epi32(v, 16), 24),
              _mm512_srai_epi32(_mm512_slli_epi32(v, 8), 24), _mm512_srai_epi32(v, 24)}};
   }
-  static A broadcast_a(uint32_t quad) {  // unsigned
+  using Quad = uint32_t;  // the four offset bytes as they are
+  static Quad quad(uint32_t bits) { return bits; }
+  static A broadcast_a(Quad quad) {  // unsigned
     return {{_mm512_set1_epi32(static_cast<int>(quad & 255u)), _mm512_set1_epi32(static_cast<int>((quad >> 8) & 255u)),
              _mm512_set1_epi32(static_cast<int>((quad >> 16) & 255u)), _mm512_set1_epi32(static_cast<int>(quad >> 24))}};
   }

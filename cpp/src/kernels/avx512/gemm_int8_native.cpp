@@ -26,7 +26,9 @@ struct Int8Vnni {
   using B = __m512i;
   static Acc zero() { return _mm512_setzero_si512(); }
   static B load_b(const int8_t* p) { return _mm512_loadu_si512(p); }
-  static A broadcast_a(uint32_t quad) { return _mm512_set1_epi32(static_cast<int>(quad)); }
+  using Quad = uint32_t;  // the four offset bytes as they are
+  static Quad quad(uint32_t bits) { return bits; }
+  static A broadcast_a(Quad quad) { return _mm512_set1_epi32(static_cast<int>(quad)); }
   static Acc dot(Acc acc, A a, B b) { return _mm512_dpbusd_epi32(acc, a, b); }  // a unsigned, b signed
   static __m512 fused_madd(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
   static __m512 minus_offset(Acc acc, const int32_t* sum, int lanes) { return int8_minus_offset(acc, sum, lanes); }

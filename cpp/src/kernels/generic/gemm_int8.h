@@ -1,8 +1,9 @@
 // int8-weight gate GEMM and its weight packing (kernel_table.h, Int8GateGemmArgs), included
 // inside an ISA namespace after OpsF32 and gemm.h. P is the integer dot product:
 // P::dot(acc, a, b) adds, per 32-bit lane, the four products of a's unsigned bytes and b's signed
-// bytes (vpdpbusd), and P::minus_offset(acc, sum, lanes) gives float(acc - 128 * sum). The sums
-// are exact, so every ISA gives the same bits.
+// bytes (vpdpbusd), and P::minus_offset(acc, sum, lanes) gives float(acc - 128 * sum). P::Quad is
+// how a quad of A waits in memory (P::quad(bits) makes one), broadcast from there by
+// P::broadcast_a. The sums are exact, so every ISA gives the same bits.
 
 // Quantizes one row: scale = max|x| / 127 (0 for a zero row), q = nearbyint(x / scale). Returns
 // false when the row holds NaN or infinity (its outputs are then NaN).
@@ -53,12 +54,12 @@ constexpr int64_t kInt8BlockRows = 96;  // rows of A quantized at once (their qu
 
 // Rows [0, mc) of A as quads of offset bytes in panels of PMR rows, quad-major (a[q * PMR + i]),
 // with each row's scale (NaN for a non-finite row); rows past mc are zero. q: room for k values.
-template <int PMR>
-static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, uint32_t* out, float* row_scale,
+template <class P, int PMR>
+static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, typename P::Quad* out, float* row_scale,
                        int8_t* q) {
   const int64_t kq = (k + 3) / 4;
   for (int64_t ip = 0; ip < mc; ip += PMR) {
-    uint32_t* panel = out + ip * kq;
+    typename P::Quad* panel = out + ip * kq;
     for (int i = 0; i < PMR; ++i) {
       const int64_t row = ip + i;
       bool finite = false;
@@ -71,7 +72,7 @@ static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, uint3
           const int v = (finite && kk < k) ? q[kk] : 0;
           quad |= static_cast<uint32_t>(v + 128) << (8 * t);
         }
-        panel[p * PMR + i] = quad;
+        panel[p * PMR + i] = P::quad(quad);
       }
     }
   }
@@ -79,7 +80,7 @@ static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, uint3
 
 // R rows x NG gates x NV registers of C (columns j0.. of each gate) over all kq quads.
 template <class O, class P, int R, int NG, int NV, int PMR>
-static inline void int8_tile(int64_t kq, const uint32_t* a, const float* a_scale, const int8_t* b,
+static inline void int8_tile(int64_t kq, const typename P::Quad* a, const float* a_scale, const int8_t* b,
                              int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
                              const float* w_scale, const int32_t* w_sum, const float* bias) {
   constexpr int W = O::W;
@@ -112,7 +113,7 @@ static inline void int8_tile(int64_t kq, const uint32_t* a, const float* a_scale
 }
 
 template <class O, class P, int MR, int NG, int NV, int PMR = MR>
-static inline void int8_rows(int rows, int64_t kq, const uint32_t* a, const float* a_scale, const int8_t* b,
+static inline void int8_rows(int rows, int64_t kq, const typename P::Quad* a, const float* a_scale, const int8_t* b,
                              int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
                              const float* w_scale, const int32_t* w_sum, const float* bias) {
   if constexpr (MR > 0) {
@@ -125,10 +126,10 @@ static inline void int8_rows(int rows, int64_t kq, const uint32_t* a, const floa
 }
 
 template <class O, class P, int MR, int NG, int NV>
-static void int8_block(const Int8GateGemmArgs& g, uint32_t* a_quads, float* a_scale, int8_t* row_q, int64_t kq,
+static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, float* a_scale, int8_t* row_q, int64_t kq,
                        int64_t i0, int64_t mc) {
   constexpr int64_t NR = NV * O::W;
-  quantize_a<MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_quads, a_scale, row_q);
+  quantize_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_quads, a_scale, row_q);
   for (int64_t gate = 0; gate < g.gates; gate += NG)
     for (int64_t j0 = g.col_begin; j0 < g.col_end; j0 += NR) {
       const int64_t col = gate * g.hidden + j0;
@@ -145,8 +146,9 @@ template <class O, class P, int MR, int NV, int SMALL_GATES>
 static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
   static_assert(kInt8BlockRows % MR == 0 && kInt8BlockRows % 2 == 0, "row blocks of whole panels");
   const int64_t kq = (g.k + 3) / 4;
-  uint32_t* const a_quads = static_cast<uint32_t*>(
-      thread_scratch(ScratchSlot::a_pack, sizeof(uint32_t) * static_cast<size_t>(kInt8BlockRows * kq)));
+  using Quad = typename P::Quad;
+  Quad* const a_quads = static_cast<Quad*>(
+      thread_scratch(ScratchSlot::a_pack, sizeof(Quad) * static_cast<size_t>(kInt8BlockRows * kq)));
   int8_t* const row_q = static_cast<int8_t*>(thread_scratch(ScratchSlot::b_pack, static_cast<size_t>(4 * kq)));
   float a_scale[kInt8BlockRows];
   for (int64_t i0 = 0; i0 < g.rows; i0 += kInt8BlockRows) {

@@ -23,7 +23,9 @@ struct Int8Plain {
   using B = Bytes;
   static Acc zero() { return 0; }
   static B load_b(const int8_t* p) { return {{p[0], p[1], p[2], p[3]}}; }
-  static A broadcast_a(uint32_t quad) {
+  using Quad = uint32_t;  // the four offset bytes as they are
+  static Quad quad(uint32_t bits) { return bits; }
+  static A broadcast_a(Quad quad) {
     return {{static_cast<int32_t>(quad & 255u), static_cast<int32_t>((quad >> 8) & 255u),
              static_cast<int32_t>((quad >> 16) & 255u), static_cast<int32_t>(quad >> 24)}};
   }
