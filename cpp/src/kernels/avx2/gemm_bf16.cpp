@@ -47,5 +47,7 @@ struct Bf16Emulated {
 void pack_weights_bf16(const float* w, int64_t n, int64_t k, uint16_t* out) {
   pack_weights_bf16_body<kNvF32 * OpsF32::W>(w, n, k, out);
 }
-void gemm_gates_bf16(const Bf16GateGemmArgs& g) { gemm_gates_bf16_body<OpsF32, Bf16Emulated, kMrBf16, kNvF32, 1>(g); }
+// 1-2 rows (batch-1 steps) take all three gates at once: a pair's two FMAs form one dependent
+// chain, and the 2 accumulators of one gate left the loop waiting on FMA latency.
+void gemm_gates_bf16(const Bf16GateGemmArgs& g) { gemm_gates_bf16_body<OpsF32, Bf16Emulated, kMrBf16, kNvF32, 3>(g); }
 }  // namespace fastgru::kernels::avx2

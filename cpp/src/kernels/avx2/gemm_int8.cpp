@@ -58,5 +58,6 @@ struct Int8Emulated {
 void pack_weights_int8(const float* w, int64_t n, int64_t k, int8_t* out, float* scale, int32_t* sum) {
   pack_weights_int8_body<kNvF32 * OpsF32::W>(w, n, k, out, scale, sum);
 }
-void gemm_gates_int8(const Int8GateGemmArgs& g) { gemm_gates_int8_body<OpsF32, Int8Emulated, kMrInt8, kNvF32, 1>(g); }
+// 1-2 rows (batch-1 steps) take all three gates at once: more independent chains per load of A.
+void gemm_gates_int8(const Int8GateGemmArgs& g) { gemm_gates_int8_body<OpsF32, Int8Emulated, kMrInt8, kNvF32, 3>(g); }
 }  // namespace fastgru::kernels::avx2
