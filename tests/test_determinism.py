@@ -69,6 +69,18 @@ def test_bidirectional_directions_on_their_own_threads_give_the_same_bits(isa, r
     assert np.array_equal(y_row[:, 0], y[:4, 1]) and np.array_equal(h_row[:, 0], h_n[:, 1])
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_a_large_w_hh_split_by_columns_gives_the_same_bits(isa, reset_after, restore_threads):
+    # H=1024 float32: W_hh (12 MB) is over the size that two threads may each stream per step, so
+    # a batch big enough to split by sequence is split by columns instead.
+    gru = fastgru.GRU(16, 1024, reset_after=reset_after, seed=6)
+    x = np.random.default_rng(7).standard_normal((3, 40, 16)).astype(np.float32)
+    lengths = np.array([3, 1, 2, 3] * 10)
+    y, h_n = _assert_threads_give_the_same_bits(gru, x, lengths=lengths)
+    y_row, h_row = gru(x[:1, 1:2])
+    assert np.array_equal(y_row[:, 0], y[:1, 1]) and np.array_equal(h_row[:, 0], h_n[:, 1])
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}-L{}-{}".format(*c))
 def test_a_row_gives_the_same_bits_in_any_batch(isa, case):
     B, T, D, H, L, ra = case
