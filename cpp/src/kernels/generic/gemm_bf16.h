@@ -89,23 +89,35 @@ static void convert_a(const float* a, int64_t lda, int64_t mc, int64_t k, typena
 }
 
 // NG gates per tile: 1-2 rows (streaming steps) take all the gates at once for more independent
-// accumulators; batches take one gate at a time with MR rows.
-template <class O, class P, int MR, int NG, int NV>
+// accumulators; batches take one gate at a time with MR rows. COLUMNS: the tile's NG "gates"
+// are instead NG adjacent column panels of one gate (1-2 rows with fewer than three gates:
+// reset-before's products), for as many chains.
+template <class O, class P, int MR, int NG, int NV, bool COLUMNS = false>
 static void bf16_block(const Bf16GateGemmArgs& g, typename P::Pair* a_pairs, int64_t kp, int64_t i0, int64_t mc) {
   constexpr int64_t NR = NV * O::W;
   convert_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_pairs);
   for (int64_t q0 = 0; q0 < kp; q0 += kBf16SlicePairs) {
     const int64_t qc = gemm_min(kBf16SlicePairs, kp - q0);
     const bool first = q0 == 0;
-    for (int64_t gate = 0; gate < g.gates; gate += NG)
-      for (int64_t j0 = g.col_begin; j0 < g.col_end; j0 += NR) {
-        const int64_t col = gate * g.hidden + j0;
-        const uint16_t* b = g.b + gate * g.block_stride + j0 * 2 * kp + q0 * 2 * NR;
-        for (int64_t ip = 0; ip < mc; ip += MR)
-          bf16_rows<O, P, MR, NG, NV>(static_cast<int>(gemm_min(MR, mc - ip)), qc, a_pairs + ip * kp + q0 * MR, b,
-                                      g.block_stride, gemm_min(NR, g.col_end - j0), g.c + (i0 + ip) * g.ldc + col,
-                                      g.ldc, g.hidden, first ? g.bias + col : nullptr, !first);
-      }
+    // NGT gates of the tile, gate_stride elements of B and hidden columns of C apart.
+    auto tiles = [&](auto ngt, int64_t gate, int64_t j0, int64_t gate_stride, int64_t ncols, int64_t hidden) {
+      const int64_t col = gate * g.hidden + j0;
+      const uint16_t* b = g.b + gate * g.block_stride + j0 * 2 * kp + q0 * 2 * NR;
+      for (int64_t ip = 0; ip < mc; ip += MR)
+        bf16_rows<O, P, MR, decltype(ngt)::value, NV>(static_cast<int>(gemm_min(MR, mc - ip)), qc,
+                                                      a_pairs + ip * kp + q0 * MR, b, gate_stride, ncols,
+                                                      g.c + (i0 + ip) * g.ldc + col, g.ldc, hidden,
+                                                      first ? g.bias + col : nullptr, !first);
+    };
+    for (int64_t gate = 0; gate < g.gates; gate += COLUMNS ? 1 : NG) {
+      int64_t j0 = g.col_begin;
+      if constexpr (COLUMNS)
+        for (; j0 + NG * NR <= g.col_end; j0 += NG * NR)
+          tiles(std::integral_constant<int, NG>(), gate, j0, NR * 2 * kp, NR, NR);
+      for (; j0 < g.col_end; j0 += NR)
+        tiles(std::integral_constant<int, COLUMNS ? 1 : NG>(), gate, j0, g.block_stride,
+              gemm_min(NR, g.col_end - j0), g.hidden);
+    }
   }
 }
 
@@ -122,6 +134,8 @@ static void gemm_gates_bf16_body(const Bf16GateGemmArgs& g) {
     const int64_t mc = gemm_min(kBf16BlockRows, g.rows - i0);
     if (SMALL_GATES >= 3 && mc <= 2 && g.gates == 3)
       bf16_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV>(g, a_pairs, kp, i0, mc);
+    else if (SMALL_GATES >= 3 && mc <= 2)
+      bf16_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV, true>(g, a_pairs, kp, i0, mc);
     else if (SMALL_GATES >= 2 && mc <= 2 && g.gates == 2)
       bf16_block<O, P, 2, (SMALL_GATES >= 2 ? 2 : 1), NV>(g, a_pairs, kp, i0, mc);
     else

@@ -125,20 +125,31 @@ static inline void int8_rows(int rows, int64_t kq, const typename P::Quad* a, co
   }
 }
 
-template <class O, class P, int MR, int NG, int NV>
+// NG gates per tile; COLUMNS: the tile's NG "gates" are instead NG adjacent column panels of
+// one gate (1-2 rows with fewer than three gates: reset-before's products), for as many chains.
+template <class O, class P, int MR, int NG, int NV, bool COLUMNS = false>
 static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, float* a_scale, int8_t* row_q, int64_t kq,
                        int64_t i0, int64_t mc) {
   constexpr int64_t NR = NV * O::W;
   quantize_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_quads, a_scale, row_q);
-  for (int64_t gate = 0; gate < g.gates; gate += NG)
-    for (int64_t j0 = g.col_begin; j0 < g.col_end; j0 += NR) {
-      const int64_t col = gate * g.hidden + j0;
-      const int8_t* b = g.b + gate * g.block_stride + j0 * 4 * kq;
-      for (int64_t ip = 0; ip < mc; ip += MR)
-        int8_rows<O, P, MR, NG, NV>(static_cast<int>(gemm_min(MR, mc - ip)), kq, a_quads + ip * kq, a_scale + ip, b,
-                                    g.block_stride, gemm_min(NR, g.col_end - j0), g.c + (i0 + ip) * g.ldc + col,
-                                    g.ldc, g.hidden, g.scale + col, g.sum + col, g.bias + col);
-    }
+  // NGT gates of the tile, gate_stride elements of B and hidden columns of C apart.
+  auto tiles = [&](auto ngt, int64_t gate, int64_t j0, int64_t gate_stride, int64_t ncols, int64_t hidden) {
+    const int64_t col = gate * g.hidden + j0;
+    const int8_t* b = g.b + gate * g.block_stride + j0 * 4 * kq;
+    for (int64_t ip = 0; ip < mc; ip += MR)
+      int8_rows<O, P, MR, decltype(ngt)::value, NV>(static_cast<int>(gemm_min(MR, mc - ip)), kq, a_quads + ip * kq,
+                                                    a_scale + ip, b, gate_stride, ncols, g.c + (i0 + ip) * g.ldc + col,
+                                                    g.ldc, hidden, g.scale + col, g.sum + col, g.bias + col);
+  };
+  for (int64_t gate = 0; gate < g.gates; gate += COLUMNS ? 1 : NG) {
+    int64_t j0 = g.col_begin;
+    if constexpr (COLUMNS)
+      for (; j0 + NG * NR <= g.col_end; j0 += NG * NR)
+        tiles(std::integral_constant<int, NG>(), gate, j0, NR * 4 * kq, NR, NR);
+    for (; j0 < g.col_end; j0 += NR)
+      tiles(std::integral_constant<int, COLUMNS ? 1 : NG>(), gate, j0, g.block_stride, gemm_min(NR, g.col_end - j0),
+            g.hidden);
+  }
 }
 
 // SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).
@@ -155,6 +166,8 @@ static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
     const int64_t mc = gemm_min(kInt8BlockRows, g.rows - i0);
     if (SMALL_GATES >= 3 && mc <= 2 && g.gates == 3)
       int8_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
+    else if (SMALL_GATES >= 3 && mc <= 2)
+      int8_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV, true>(g, a_quads, a_scale, row_q, kq, i0, mc);
     else if (SMALL_GATES >= 2 && mc <= 2 && g.gates == 2)
       int8_block<O, P, 2, (SMALL_GATES >= 2 ? 2 : 1), NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
     else
