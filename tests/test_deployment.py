@@ -213,9 +213,12 @@ INTERRUPT_CASES = {  # zeros: untouched pages of x and y cost no memory
 @pytest.mark.parametrize("case", list(INTERRUPT_CASES))
 def test_ctrl_c_interrupts_a_long_call(case):
     model, shape, call = INTERRUPT_CASES[case]
+    # The child installs Python's own SIGINT handler: a process started with SIGINT ignored (a
+    # background job of a non-interactive shell, as `cmd &` makes) would otherwise inherit that.
     code = f"""
-        import sys, time
+        import signal, sys, time
         import numpy as np, fastgru
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         fastgru.set_num_threads(2)
         m = {model}
         x = np.zeros({shape}, np.float32)
