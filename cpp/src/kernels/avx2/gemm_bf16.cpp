@@ -1,6 +1,5 @@
 // bf16-weight gate GEMM for the avx2 table: vdpbf16ps emulated with FMAs, bit for bit.
 #include <cstdint>
-#include <type_traits>
 #include <immintrin.h>
 
 #include "kernels/bf16_convert.h"

@@ -1,7 +1,6 @@
 // bf16-weight gate GEMM for the avx512 table, vdpbf16ps emulated with FMAs (AVX-512 CPUs
 // without AVX512_BF16); gemm_bf16_native.cpp has the instruction itself.
 #include <cstdint>
-#include <type_traits>
 #include <immintrin.h>
 
 #include "kernels/bf16_convert.h"

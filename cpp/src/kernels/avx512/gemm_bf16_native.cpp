@@ -1,7 +1,6 @@
 // bf16-weight gate GEMM for the avx512 table on CPUs with AVX512_BF16: one vdpbf16ps per pair
 // of k (the table picks it when cpuid reports the extension). Compiled with -mavx512bf16.
 #include <cstdint>
-#include <type_traits>
 #include <immintrin.h>
 
 #include "kernels/bf16_convert.h"

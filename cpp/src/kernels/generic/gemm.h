@@ -328,6 +328,26 @@ static void gemm_gates_body(const GateGemmArgs<typename O::T>& g) {
   gemm_gates_blocked<O, MR, NV>(g);
 }
 
+// The tile columns of a bf16 or int8 gate block: NG gates per tile or, with COLUMNS, NG adjacent
+// column panels of one gate (panel_stride elements of B apart) while whole ones remain, then
+// one panel at a time. tiles(GateCount<n>, gate, j0, gate_stride, ncols, hidden) runs one.
+template <int N>
+struct GateCount {
+  static constexpr int value = N;
+};
+
+template <int NG, bool COLUMNS, int64_t NR, class Tiles>
+static inline void for_each_gate_tile(int64_t gates, int64_t col_begin, int64_t col_end, int64_t block_stride,
+                                      int64_t panel_stride, int64_t hidden, Tiles&& tiles) {
+  for (int64_t gate = 0; gate < gates; gate += COLUMNS ? 1 : NG) {
+    int64_t j0 = col_begin;
+    if constexpr (COLUMNS)
+      for (; j0 + NG * NR <= col_end; j0 += NG * NR) tiles(GateCount<NG>(), gate, j0, panel_stride, NR, NR);
+    for (; j0 < col_end; j0 += NR)
+      tiles(GateCount<COLUMNS ? 1 : NG>(), gate, j0, block_stride, gemm_min(NR, col_end - j0), hidden);
+  }
+}
+
 // out[p][kk][c] = w[p*NR + c][kk]: panels of NR output columns, k-major, zero-padded.
 template <class O, int NV>
 static void pack_weights_body(const typename O::T* w, int64_t n, int64_t k, typename O::T* out) {

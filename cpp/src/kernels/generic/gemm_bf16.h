@@ -99,7 +99,6 @@ static void bf16_block(const Bf16GateGemmArgs& g, typename P::Pair* a_pairs, int
   for (int64_t q0 = 0; q0 < kp; q0 += kBf16SlicePairs) {
     const int64_t qc = gemm_min(kBf16SlicePairs, kp - q0);
     const bool first = q0 == 0;
-    // NGT gates of the tile, gate_stride elements of B and hidden columns of C apart.
     auto tiles = [&](auto ngt, int64_t gate, int64_t j0, int64_t gate_stride, int64_t ncols, int64_t hidden) {
       const int64_t col = gate * g.hidden + j0;
       const uint16_t* b = g.b + gate * g.block_stride + j0 * 2 * kp + q0 * 2 * NR;
@@ -109,15 +108,7 @@ static void bf16_block(const Bf16GateGemmArgs& g, typename P::Pair* a_pairs, int
                                                       g.c + (i0 + ip) * g.ldc + col, g.ldc, hidden,
                                                       first ? g.bias + col : nullptr, !first);
     };
-    for (int64_t gate = 0; gate < g.gates; gate += COLUMNS ? 1 : NG) {
-      int64_t j0 = g.col_begin;
-      if constexpr (COLUMNS)
-        for (; j0 + NG * NR <= g.col_end; j0 += NG * NR)
-          tiles(std::integral_constant<int, NG>(), gate, j0, NR * 2 * kp, NR, NR);
-      for (; j0 < g.col_end; j0 += NR)
-        tiles(std::integral_constant<int, COLUMNS ? 1 : NG>(), gate, j0, g.block_stride,
-              gemm_min(NR, g.col_end - j0), g.hidden);
-    }
+    for_each_gate_tile<NG, COLUMNS, NR>(g.gates, g.col_begin, g.col_end, g.block_stride, NR * 2 * kp, g.hidden, tiles);
   }
 }
 

@@ -132,7 +132,6 @@ static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, flo
                        int64_t i0, int64_t mc) {
   constexpr int64_t NR = NV * O::W;
   quantize_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_quads, a_scale, row_q);
-  // NGT gates of the tile, gate_stride elements of B and hidden columns of C apart.
   auto tiles = [&](auto ngt, int64_t gate, int64_t j0, int64_t gate_stride, int64_t ncols, int64_t hidden) {
     const int64_t col = gate * g.hidden + j0;
     const int8_t* b = g.b + gate * g.block_stride + j0 * 4 * kq;
@@ -141,15 +140,7 @@ static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, flo
                                                     a_scale + ip, b, gate_stride, ncols, g.c + (i0 + ip) * g.ldc + col,
                                                     g.ldc, hidden, g.scale + col, g.sum + col, g.bias + col);
   };
-  for (int64_t gate = 0; gate < g.gates; gate += COLUMNS ? 1 : NG) {
-    int64_t j0 = g.col_begin;
-    if constexpr (COLUMNS)
-      for (; j0 + NG * NR <= g.col_end; j0 += NG * NR)
-        tiles(std::integral_constant<int, NG>(), gate, j0, NR * 4 * kq, NR, NR);
-    for (; j0 < g.col_end; j0 += NR)
-      tiles(std::integral_constant<int, COLUMNS ? 1 : NG>(), gate, j0, g.block_stride, gemm_min(NR, g.col_end - j0),
-            g.hidden);
-  }
+  for_each_gate_tile<NG, COLUMNS, NR>(g.gates, g.col_begin, g.col_end, g.block_stride, NR * 4 * kq, g.hidden, tiles);
 }
 
 // SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).

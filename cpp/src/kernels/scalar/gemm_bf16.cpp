@@ -3,7 +3,6 @@
 // x86 the same flushing float environment as the vector tables; elsewhere the default one.
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #include <xmmintrin.h>
 #define FASTGRU_X86_FLOAT_MODE 1
