@@ -33,27 +33,14 @@ static inline int lanes_left(int64_t remaining, int w) {
 // so every broadcast is a fixed offset from one pointer.
 // GATED: the panels are the same columns of different gates; panel q's C (and bias) columns
 // start c_panel_stride elements after panel q-1's, and ncols counts the columns of one panel.
-// PW > 1 (GATED, full tiles): each gate takes PW adjacent column panels, col_panel_stride
-// elements of B apart, so a gate's panel index q becomes (gate q / PW, column panel q % PW).
 template <class O, int MR, int NV, bool LOAD_FULL, bool STORE_FULL, int NVP = NV, bool A_PACKED = false,
-          bool GATED = false, int PW = 1>
+          bool GATED = false>
 static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int64_t csa,
                              const typename O::T* b, int64_t ldb, int64_t ncols,
                              typename O::T* c, int64_t ldc, const typename O::T* bias,
-                             bool accumulate, int64_t panel_stride = 0, int64_t c_panel_stride = 0,
-                             int64_t col_panel_stride = 0) {
+                             bool accumulate, int64_t panel_stride = 0, int64_t c_panel_stride = 0) {
   using V = typename O::V;
   constexpr int W = O::W;
-  static_assert(PW == 1 || (GATED && LOAD_FULL && STORE_FULL), "column panels only in full gated tiles");
-  // Offsets of register v's panel in B and in C (and bias).
-  auto b_offset = [&](int v) {
-    const int q = v / NVP;
-    return (q / PW) * panel_stride + (q % PW) * col_panel_stride + (v % NVP) * W;
-  };
-  auto c_offset = [&](int v) {
-    const int q = v / NVP;
-    return (q / PW) * c_panel_stride + int64_t{q % PW} * NVP * W + (v % NVP) * W;
-  };
   V acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = O::zero();
@@ -66,7 +53,8 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
     const typename O::T* brow = b + p * ldb;
     V bv[NV];
     for (int v = 0; v < NV; ++v)
-      bv[v] = LOAD_FULL ? O::load(brow + b_offset(v)) : O::load_partial(brow + v * W, lanes_left(ncols - v * W, W));
+      bv[v] = LOAD_FULL ? O::load(brow + (v / NVP) * panel_stride + (v % NVP) * W)
+                        : O::load_partial(brow + v * W, lanes_left(ncols - v * W, W));
     const typename O::T* ap = A_PACKED ? a + p * MR : a + p * csa;
     for (int i = 0; i < MR; ++i) {
       const V av = O::set1(A_PACKED ? ap[i] : ap[i * rsa]);
@@ -76,7 +64,7 @@ static inline void gemm_tile(int64_t k, const typename O::T* a, int64_t rsa, int
   for (int i = 0; i < MR; ++i) {
     typename O::T* crow = c + i * ldc;
     for (int v = 0; v < NV; ++v) {
-      const int64_t off = GATED ? c_offset(v) : int64_t{v} * W;
+      const int64_t off = GATED ? (v / NVP) * c_panel_stride + (v % NVP) * W : int64_t{v} * W;
       const int lanes = STORE_FULL ? W : lanes_left(GATED ? ncols - (v % NVP) * W : ncols - v * W, W);
       if (lanes == 0) continue;
       V out = acc[i][v];
@@ -259,23 +247,28 @@ static void gemm_body(const GemmArgs<typename O::T>& g) {
 // so a batch-1 step has 3*NV independent FMA chains per tile instead of NV, and one call does
 // what three GEMMs did. K is cut into the same kGemmKc slices as gemm_body, so every element is
 // computed exactly as there (bit-identical to the batched path).
-// With fewer than three gates, each gate takes PW adjacent column panels at once, for about 8
-// chains: one or two gates alone (reset-before's r, z then n products) left a batch-1 step
-// waiting on FMA latency.
+// With fewer than three gates, the tile's "gates" are instead PANELS adjacent column panels of
+// one gate (panels NR * k elements of B apart), for about 8 chains: one or two gates alone
+// (reset-before's r, z then n products) left a batch-1 step waiting on FMA latency.
 template <class O, int NV, int R, int NP>
 static void gemm_gates_fixed(const GateGemmArgs<typename O::T>& g) {
   using T = typename O::T;
   constexpr int64_t NR = NV * O::W;
-  constexpr int PW = R * NP * NV >= 8 ? 1 : 8 / (R * NP * NV);
+  constexpr int PANELS = NP == 3 || R * NV >= 8 ? 1 : 8 / (R * NV);
   for (int64_t k0 = 0; k0 < g.k; k0 += kGemmKc) {
     const int64_t kc = gemm_min(kGemmKc, g.k - k0);
     const bool accumulate = k0 > 0;
     int64_t j0 = g.col_begin;
-    if constexpr (PW > 1) {
-      for (; j0 + PW * NR <= g.col_end; j0 += PW * NR)
-        gemm_tile<O, R, NP * PW * NV, true, true, NV, false, true, PW>(
-            kc, g.a + k0, g.lda, 1, g.b + j0 * g.k + k0 * NR, NR, NR, g.c + j0, g.ldc,
-            accumulate ? nullptr : g.bias + j0, accumulate, g.block_stride, g.hidden, NR * g.k);
+    if constexpr (PANELS > 1) {
+      const int64_t wide_end = g.col_begin + (g.col_end - g.col_begin) / (PANELS * NR) * (PANELS * NR);
+      for (int gate = 0; gate < NP; ++gate)
+        for (j0 = g.col_begin; j0 < wide_end; j0 += PANELS * NR) {
+          const int64_t col = gate * g.hidden + j0;
+          gemm_tile<O, R, PANELS * NV, true, true, NV, false, true>(
+              kc, g.a + k0, g.lda, 1, g.b + gate * g.block_stride + j0 * g.k + k0 * NR, NR, NR, g.c + col, g.ldc,
+              accumulate ? nullptr : g.bias + col, accumulate, NR * g.k, NR);
+        }
+      j0 = wide_end;
     }
     for (; j0 < g.col_end; j0 += NR) {
       const int64_t ncols = gemm_min(NR, g.col_end - j0);
