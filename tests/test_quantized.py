@@ -84,7 +84,7 @@ def test_rounding_is_to_nearest_even_with_flushed_subnormals():
 
 
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (1, 17, 9), (2, 33, 300), (3, 100, 257), (9, 64, 512),
-                                   (97, 40, 600), (200, 31, 65), (8, 16, 2)])
+                                   (11, 24, 515), (13, 24, 515), (97, 40, 600), (200, 31, 65), (8, 16, 2)])
 def test_bf16_matmul_is_the_emulation_bit_for_bit(isa, m, n, k):
     rng = np.random.default_rng(m * 1000 + n + k)
     a = rng.standard_normal((m, k)).astype(np.float32)
@@ -94,7 +94,7 @@ def test_bf16_matmul_is_the_emulation_bit_for_bit(isa, m, n, k):
 
 
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (1, 17, 9), (2, 33, 300), (3, 100, 257), (9, 64, 512),
-                                   (97, 40, 600), (200, 31, 65), (8, 16, 4), (5, 3, 1030)])
+                                   (97, 40, 600), (200, 31, 65), (8, 16, 4), (5, 3, 1030), (13, 24, 515)])
 def test_int8_matmul_is_the_emulation_bit_for_bit(isa, m, n, k):
     rng = np.random.default_rng(m * 1000 + n + k)
     a = (rng.standard_normal((m, k)) * 10.0 ** rng.integers(-3, 3, (m, 1))).astype(np.float32)

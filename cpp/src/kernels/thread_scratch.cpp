@@ -19,7 +19,7 @@ struct Buffer {
 };
 
 struct Buffers {
-  Buffer slot[2];
+  Buffer slot[static_cast<int>(ScratchSlot::count)];
   ~Buffers() {
     for (Buffer& b : slot) ::operator delete(b.data, kAlign);
   }

@@ -8,7 +8,9 @@
 
 namespace fastgru::kernels {
 
-enum class ScratchSlot { a_pack, b_pack };
+// b_widened: a B panel widened for the reduced-precision GEMMs' batch tiles (gemm_bf16.h,
+// gemm_int8.h), alive while a_pack and b_pack are.
+enum class ScratchSlot { a_pack, b_pack, b_widened, count };
 
 // At least `bytes` bytes, 64-byte aligned, this thread's own for `slot` until the thread ends.
 // Throws std::bad_alloc when it cannot be had. Compiled without ISA flags (thread_scratch.cpp).

@@ -14,6 +14,7 @@ namespace fastgru::kernels::avx2 {
 // The panel width of gemm.cpp (2 registers); 4 rows, as each B register is two halves here:
 // 8 accumulators + 4 halves of B + 2 of A fit the 16 ymm registers.
 constexpr int kMrBf16 = 4, kNvF32 = 2;
+constexpr int kMrF32 = 6;  // gemm.cpp's float32 tile, which batches run on widened B
 
 // A register of 8 bf16 pairs, as its odd (high) and even (low) halves widened to float.
 struct Bf16Emulated {
@@ -49,5 +50,9 @@ void pack_weights_bf16(const float* w, int64_t n, int64_t k, uint16_t* out) {
 }
 // 1-2 rows (batch-1 steps) take all three gates at once: a pair's two FMAs form one dependent
 // chain, and the 2 accumulators of one gate left the loop waiting on FMA latency.
-void gemm_gates_bf16(const Bf16GateGemmArgs& g) { gemm_gates_bf16_body<OpsF32, Bf16Emulated, kMrBf16, kNvF32, 3>(g); }
+// Batches widen B once per k-slice and run gemm.cpp's float32 tile (kMrF32 rows): the pair
+// tile re-split B in every row tile and, short of registers, kept accumulators on the stack.
+void gemm_gates_bf16(const Bf16GateGemmArgs& g) {
+  gemm_gates_bf16_body<OpsF32, Bf16Emulated, kMrBf16, kNvF32, 3, kMrF32>(g);
+}
 }  // namespace fastgru::kernels::avx2

@@ -33,6 +33,16 @@ struct Int8Emulated {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return {_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
   }
+  // Batches split each B panel once (widen_b) and read the halves back (load_b).
+  static void widen_b(const int8_t* p, int16_t* out) {
+    const B b = load_b(p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), b.even);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16), b.odd);
+  }
+  static B load_b(const int16_t* p) {
+    return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16))};
+  }
   // A's quads wait in memory already split (once, when A is quantized), so each half is one
   // broadcast from memory.
   struct Quad {
@@ -59,5 +69,8 @@ void pack_weights_int8(const float* w, int64_t n, int64_t k, int8_t* out, float*
   pack_weights_int8_body<kNvF32 * OpsF32::W>(w, n, k, out, scale, sum);
 }
 // 1-2 rows (batch-1 steps) take all three gates at once: more independent chains per load of A.
-void gemm_gates_int8(const Int8GateGemmArgs& g) { gemm_gates_int8_body<OpsF32, Int8Emulated, kMrInt8, kNvF32, 3>(g); }
+// Batches widen B's bytes to int16 halves once per row block instead of in every row tile.
+void gemm_gates_int8(const Int8GateGemmArgs& g) {
+  gemm_gates_int8_body<OpsF32, Int8Emulated, kMrInt8, kNvF32, 3, true>(g);
+}
 }  // namespace fastgru::kernels::avx2

@@ -7,6 +7,16 @@
 
 static inline int64_t gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// For micro-kernels that must keep their own register allocation: inlined into a caller's loops,
+// GCC has run short of registers and spilled B or accumulators to the stack in the k-loop.
+#ifndef FASTGRU_NOINLINE
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FASTGRU_NOINLINE __declspec(noinline)
+#else
+#define FASTGRU_NOINLINE __attribute__((noinline))
+#endif
+#endif
+
 // A hint that the line at p will be written soon (MSVC has no __builtin_prefetch).
 static inline void prefetch_for_write(const void* p) {
 #if defined(_MSC_VER) && !defined(__clang__)

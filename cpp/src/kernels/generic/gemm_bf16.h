@@ -24,9 +24,9 @@ static void pack_weights_bf16_body(const float* w, int64_t n, int64_t k, uint16_
 // R rows x NG gates x NV registers of C (columns j0.. of each gate) over one k-slice of qc pairs.
 // a: the tile's A panel (PMR rows, pair-major: a[q * PMR + i]).
 template <class O, class P, int R, int NG, int NV, int PMR>
-static inline void bf16_tile(int64_t qc, const typename P::Pair* a, const uint16_t* b,
-                             int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
-                             const float* bias, bool accumulate) {
+FASTGRU_NOINLINE static void bf16_tile(int64_t qc, const typename P::Pair* a, const uint16_t* b,
+                                       int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
+                                       const float* bias, bool accumulate) {
   using V = typename O::V;
   constexpr int W = O::W;
   constexpr int64_t NR = NV * W;
@@ -112,17 +112,107 @@ static void bf16_block(const Bf16GateGemmArgs& g, typename P::Pair* a_pairs, int
   }
 }
 
+// Batches where the pair-dot is emulated with two FMAs (P::B is a pair's odd and even halves as
+// floats): fma(a_even, b_even, fma(a_odd, b_odd, acc)) is the float32 tile's k-loop over k in the
+// order 1, 0, 3, 2, ... So A and each k-slice of a B panel are widened once to float32 in that
+// order, and gemm.h's float32 tile (WMR rows) runs on them: bf16_tile's bits, without splitting
+// B again in every row tile, and with the float32 tile's independent accumulators.
+constexpr int64_t kBf16WidenMinRows = 12;  // fewer rows share a widened slice too little
+
+// Rows [0, mc) of A rounded to bf16, as float32 panels of PMR rows over k in pair order (odd
+// first): out[ip * 2kp + p * PMR + i]; rows past mc are zero.
+template <int PMR>
+static void widen_a(const float* a, int64_t lda, int64_t mc, int64_t k, float* out) {
+  const int64_t kp = (k + 1) / 2;
+  for (int64_t ip = 0; ip < mc; ip += PMR) {
+    float* panel = out + ip * 2 * kp;
+    for (int i = 0; i < PMR; ++i) {
+      const float* row = ip + i < mc ? a + (ip + i) * lda : nullptr;
+      for (int64_t q = 0; q < kp; ++q) {
+        const uint32_t bits = row ? bf16_pair(row[2 * q], 2 * q + 1 < k ? row[2 * q + 1] : 0.0f) : 0u;
+        panel[2 * q * PMR + i] = from_bf16(static_cast<uint16_t>(bits >> 16));
+        panel[(2 * q + 1) * PMR + i] = from_bf16(static_cast<uint16_t>(bits));
+      }
+    }
+  }
+}
+
+// qc pairs of one packed B panel as float32 rows of NR columns, odd k first: the packed panel
+// layout of gemm.h for 2 * qc values of k.
+template <class O, class P, int NV>
+static void widen_b_slice(const uint16_t* b, int64_t qc, float* out) {
+  constexpr int W = O::W;
+  constexpr int64_t NR = NV * W;
+  for (int64_t q = 0; q < qc; ++q)
+    for (int v = 0; v < NV; ++v) {
+      const typename P::B pairs = P::load_b(b + q * 2 * NR + v * 2 * W);
+      O::store(out + 2 * q * NR + v * W, pairs.odd);
+      O::store(out + (2 * q + 1) * NR + v * W, pairs.even);
+    }
+}
+
+// One widened B slice against rows [0, mc) of widened A (tiles of WMR rows); out of line, as
+// inlined into the block's loops it spilled B and its loop counters.
+template <class O, int WMR, int NV>
+FASTGRU_NOINLINE static void bf16_widened_rows(int64_t mc, int64_t kc, const float* a_wide, int64_t lda_wide,
+                                                        const float* b_wide, int64_t ncols, float* c, int64_t ldc,
+                                                        const float* bias, bool accumulate) {
+  constexpr int64_t NR = NV * O::W;
+  for (int64_t ip = 0; ip < mc; ip += WMR) {
+    const int rows = static_cast<int>(gemm_min(WMR, mc - ip));
+    const float* ap = a_wide + ip * lda_wide;
+    if (ncols == NR)
+      gemm_rows<O, WMR, NV, true, true, true>(rows, kc, ap, 1, WMR, b_wide, NR, ncols, c + ip * ldc, ldc, bias,
+                                              accumulate);
+    else
+      gemm_rows<O, WMR, NV, true, false, true>(rows, kc, ap, 1, WMR, b_wide, NR, ncols, c + ip * ldc, ldc, bias,
+                                               accumulate);
+  }
+}
+
+template <class O, class P, int WMR, int NV>
+static void bf16_block_widened(const Bf16GateGemmArgs& g, float* a_wide, float* b_wide, int64_t kp, int64_t i0,
+                               int64_t mc) {
+  constexpr int64_t NR = NV * O::W;
+  widen_a<WMR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_wide);
+  for (int64_t q0 = 0; q0 < kp; q0 += kBf16SlicePairs) {
+    const int64_t qc = gemm_min(kBf16SlicePairs, kp - q0);
+    const bool first = q0 == 0;
+    auto panel = [&](auto, int64_t gate, int64_t j0, int64_t, int64_t ncols, int64_t) {
+      const int64_t col = gate * g.hidden + j0;
+      widen_b_slice<O, P, NV>(g.b + gate * g.block_stride + j0 * 2 * kp + q0 * 2 * NR, qc, b_wide);
+      bf16_widened_rows<O, WMR, NV>(mc, 2 * qc, a_wide + 2 * q0 * WMR, 2 * kp, b_wide, ncols,
+                                    g.c + i0 * g.ldc + col, g.ldc, first ? g.bias + col : nullptr, !first);
+    };
+    for_each_gate_tile<1, false, NR>(g.gates, g.col_begin, g.col_end, g.block_stride, NR * 2 * kp, g.hidden, panel);
+  }
+}
+
 // SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).
-template <class O, class P, int MR, int NV, int SMALL_GATES>
+// WIDEN_MR: the float32 tile's height where batches run bf16_block_widened (0: never; P must
+// then be an emulation whose B is float halves).
+template <class O, class P, int MR, int NV, int SMALL_GATES, int WIDEN_MR = 0>
 static void gemm_gates_bf16_body(const Bf16GateGemmArgs& g) {
   const typename P::Mode mode;
   const int64_t kp = (g.k + 1) / 2;
   // kBf16BlockRows is a multiple of every panel height, so a block holds whole panels.
   static_assert(kBf16BlockRows % MR == 0 && kBf16BlockRows % 2 == 0, "row blocks of whole panels");
-  auto* const a_pairs = static_cast<typename P::Pair*>(
-      thread_scratch(ScratchSlot::a_pack, sizeof(typename P::Pair) * static_cast<size_t>(kBf16BlockRows * kp)));
+  static_assert(WIDEN_MR == 0 || kBf16BlockRows % WIDEN_MR == 0, "row blocks of whole widened panels");
+  constexpr size_t a_bytes_per_pair = sizeof(typename P::Pair) > 2 * sizeof(float) ? sizeof(typename P::Pair)
+                                                                                     : 2 * sizeof(float);
+  void* const a_scratch =
+      thread_scratch(ScratchSlot::a_pack, a_bytes_per_pair * static_cast<size_t>(kBf16BlockRows * kp));
+  auto* const a_pairs = static_cast<typename P::Pair*>(a_scratch);
   for (int64_t i0 = 0; i0 < g.rows; i0 += kBf16BlockRows) {
     const int64_t mc = gemm_min(kBf16BlockRows, g.rows - i0);
+    if constexpr (WIDEN_MR > 0) {
+      if (mc >= kBf16WidenMinRows) {
+        auto* const b_wide = static_cast<float*>(thread_scratch(
+            ScratchSlot::b_widened, sizeof(float) * static_cast<size_t>(2 * kBf16SlicePairs * NV * O::W)));
+        bf16_block_widened<O, P, WIDEN_MR, NV>(g, static_cast<float*>(a_scratch), b_wide, kp, i0, mc);
+        continue;
+      }
+    }
     if (SMALL_GATES >= 3 && mc <= 2 && g.gates == 3)
       bf16_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV>(g, a_pairs, kp, i0, mc);
     else if (SMALL_GATES >= 3 && mc <= 2)

@@ -78,11 +78,12 @@ static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, typen
   }
 }
 
-// R rows x NG gates x NV registers of C (columns j0.. of each gate) over all kq quads.
-template <class O, class P, int R, int NG, int NV, int PMR>
-static inline void int8_tile(int64_t kq, const typename P::Quad* a, const float* a_scale, const int8_t* b,
-                             int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
-                             const float* w_scale, const int32_t* w_sum, const float* bias) {
+// R rows x NG gates x NV registers of C (columns j0.. of each gate) over all kq quads. BT: B's
+// packed int8 panels, or (int16_t) a panel widened by P::widen_b; P::load_b reads either.
+template <class O, class P, int R, int NG, int NV, int PMR, class BT>
+FASTGRU_NOINLINE static void int8_tile(int64_t kq, const typename P::Quad* a, const float* a_scale, const BT* b,
+                                       int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
+                                       const float* w_scale, const int32_t* w_sum, const float* bias) {
   constexpr int W = O::W;
   constexpr int64_t NR = NV * W;
   typename P::Acc acc[R][NG * NV];
@@ -112,39 +113,57 @@ static inline void int8_tile(int64_t kq, const typename P::Quad* a, const float*
       }
 }
 
-template <class O, class P, int MR, int NG, int NV, int PMR = MR>
-static inline void int8_rows(int rows, int64_t kq, const typename P::Quad* a, const float* a_scale, const int8_t* b,
+template <class O, class P, int MR, int NG, int NV, int PMR = MR, class BT>
+static inline void int8_rows(int rows, int64_t kq, const typename P::Quad* a, const float* a_scale, const BT* b,
                              int64_t gate_stride, int64_t ncols, float* c, int64_t ldc, int64_t hidden,
                              const float* w_scale, const int32_t* w_sum, const float* bias) {
   if constexpr (MR > 0) {
     if (rows == MR)
-      int8_tile<O, P, MR, NG, NV, PMR>(kq, a, a_scale, b, gate_stride, ncols, c, ldc, hidden, w_scale, w_sum, bias);
+      int8_tile<O, P, MR, NG, NV, PMR, BT>(kq, a, a_scale, b, gate_stride, ncols, c, ldc, hidden, w_scale, w_sum, bias);
     else
-      int8_rows<O, P, MR - 1, NG, NV, PMR>(rows, kq, a, a_scale, b, gate_stride, ncols, c, ldc, hidden, w_scale,
-                                           w_sum, bias);
+      int8_rows<O, P, MR - 1, NG, NV, PMR, BT>(rows, kq, a, a_scale, b, gate_stride, ncols, c, ldc, hidden, w_scale,
+                                               w_sum, bias);
   }
+}
+
+// One B panel (kq quads) as P::widen_b lays it out for P::load_b(const int16_t*): what the
+// batch tiles would otherwise re-split from bytes in every row tile, done once per row block.
+template <class O, class P, int NV>
+static void widen_b_panel(const int8_t* b, int64_t kq, int16_t* out) {
+  for (int64_t e = 0; e < kq * 4 * NV * O::W; e += 4 * O::W) P::widen_b(b + e, out + e);
 }
 
 // NG gates per tile; COLUMNS: the tile's NG "gates" are instead NG adjacent column panels of
 // one gate (1-2 rows with fewer than three gates: reset-before's products), for as many chains.
-template <class O, class P, int MR, int NG, int NV, bool COLUMNS = false>
+// WIDEN_B: one-gate tiles read each panel widened first into b_wide (P::widen_b).
+template <class O, class P, int MR, int NG, int NV, bool COLUMNS = false, bool WIDEN_B = false>
 static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, float* a_scale, int8_t* row_q, int64_t kq,
-                       int64_t i0, int64_t mc) {
+                       int64_t i0, int64_t mc, int16_t* b_wide = nullptr) {
   constexpr int64_t NR = NV * O::W;
   quantize_a<P, MR>(g.a + i0 * g.lda, g.lda, mc, g.k, a_quads, a_scale, row_q);
   auto tiles = [&](auto ngt, int64_t gate, int64_t j0, int64_t gate_stride, int64_t ncols, int64_t hidden) {
+    constexpr int ng = decltype(ngt)::value;
     const int64_t col = gate * g.hidden + j0;
     const int8_t* b = g.b + gate * g.block_stride + j0 * 4 * kq;
-    for (int64_t ip = 0; ip < mc; ip += MR)
-      int8_rows<O, P, MR, decltype(ngt)::value, NV>(static_cast<int>(gemm_min(MR, mc - ip)), kq, a_quads + ip * kq,
-                                                    a_scale + ip, b, gate_stride, ncols, g.c + (i0 + ip) * g.ldc + col,
-                                                    g.ldc, hidden, g.scale + col, g.sum + col, g.bias + col);
+    auto rows = [&](const auto* panel) {
+      for (int64_t ip = 0; ip < mc; ip += MR)
+        int8_rows<O, P, MR, ng, NV>(static_cast<int>(gemm_min(MR, mc - ip)), kq, a_quads + ip * kq, a_scale + ip,
+                                    panel, gate_stride, ncols, g.c + (i0 + ip) * g.ldc + col, g.ldc, hidden,
+                                    g.scale + col, g.sum + col, g.bias + col);
+    };
+    if constexpr (WIDEN_B && ng == 1) {
+      widen_b_panel<O, P, NV>(b, kq, b_wide);
+      rows(static_cast<const int16_t*>(b_wide));
+    } else {
+      rows(b);
+    }
   };
   for_each_gate_tile<NG, COLUMNS, NR>(g.gates, g.col_begin, g.col_end, g.block_stride, NR * 4 * kq, g.hidden, tiles);
 }
 
 // SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).
-template <class O, class P, int MR, int NV, int SMALL_GATES>
+// WIDEN_B: batches (more than 2 rows) widen each B panel once per row block (int8_block).
+template <class O, class P, int MR, int NV, int SMALL_GATES, bool WIDEN_B = false>
 static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
   static_assert(kInt8BlockRows % MR == 0 && kInt8BlockRows % 2 == 0, "row blocks of whole panels");
   const int64_t kq = (g.k + 3) / 4;
@@ -152,6 +171,11 @@ static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
   Quad* const a_quads = static_cast<Quad*>(
       thread_scratch(ScratchSlot::a_pack, sizeof(Quad) * static_cast<size_t>(kInt8BlockRows * kq)));
   int8_t* const row_q = static_cast<int8_t*>(thread_scratch(ScratchSlot::b_pack, static_cast<size_t>(4 * kq)));
+  int16_t* const b_wide =
+      WIDEN_B && g.rows > 2
+          ? static_cast<int16_t*>(thread_scratch(ScratchSlot::b_widened,
+                                                 sizeof(int16_t) * static_cast<size_t>(4 * kq * NV * O::W)))
+          : nullptr;
   float a_scale[kInt8BlockRows];
   for (int64_t i0 = 0; i0 < g.rows; i0 += kInt8BlockRows) {
     const int64_t mc = gemm_min(kInt8BlockRows, g.rows - i0);
@@ -162,6 +186,6 @@ static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
     else if (SMALL_GATES >= 2 && mc <= 2 && g.gates == 2)
       int8_block<O, P, 2, (SMALL_GATES >= 2 ? 2 : 1), NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
     else
-      int8_block<O, P, MR, 1, NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
+      int8_block<O, P, MR, 1, NV, false, WIDEN_B>(g, a_quads, a_scale, row_q, kq, i0, mc, b_wide);
   }
 }
