@@ -7,17 +7,23 @@
 
 // Quantizes one row: scale = max|x| / 127 (0 for a zero row), q = nearbyint(x / scale). Returns
 // false when the row holds NaN or infinity (its outputs are then NaN).
-static inline bool quantize_int8_row(const float* x, int64_t n, int64_t stride, float* scale, int8_t* q) {
-  float m = 0.0f;
+static inline bool quantize_int8_row(const float* x, int64_t n, float* scale, int8_t* q) {
+  // max |x| as an integer max of the bits without the sign (which the compiler vectorises):
+  // non-negative floats order as their bit patterns, and infinity and NaN lie above them all.
+  uint32_t top = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float v = std::fabs(x[i * stride]);
-    if (!(v <= std::numeric_limits<float>::max())) return false;  // NaN or infinity
-    m = v > m ? v : m;
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bits &= 0x7fffffffu;
+    top = bits > top ? bits : top;
   }
+  if (top >= 0x7f800000u) return false;  // NaN or infinity
+  float m;
+  std::memcpy(&m, &top, sizeof m);
   const float s = m / 127.0f;
   *scale = s;
   for (int64_t i = 0; i < n; ++i) {
-    const float r = s > 0.0f ? std::nearbyint(x[i * stride] / s) : 0.0f;
+    const float r = s > 0.0f ? std::nearbyint(x[i] / s) : 0.0f;
     q[i] = static_cast<int8_t>(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
   }
   return true;
@@ -37,7 +43,7 @@ static void pack_weights_int8_body(const float* w, int64_t n, int64_t k, int8_t*
       int32_t total = 0;
       if (j < n) {
         // Weights come checked (finite) from the model; a non-finite row would quantize to zero.
-        if (!quantize_int8_row(w + j * k, k, 1, &scale[j], q.data())) {
+        if (!quantize_int8_row(w + j * k, k, &scale[j], q.data())) {
           scale[j] = 0.0f;
           std::fill(q.begin(), q.end(), int8_t{0});
         }
@@ -53,26 +59,26 @@ static void pack_weights_int8_body(const float* w, int64_t n, int64_t k, int8_t*
 constexpr int64_t kInt8BlockRows = 96;  // rows of A quantized at once (their quads stay in L2)
 
 // Rows [0, mc) of A as quads of offset bytes in panels of PMR rows, quad-major (a[q * PMR + i]),
-// with each row's scale (NaN for a non-finite row); rows past mc are zero. q: room for k values.
+// with each row's scale (NaN for a non-finite row); rows past mc are zero. q: room for 4 * kq
+// values.
 template <class P, int PMR>
 static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, typename P::Quad* out, float* row_scale,
                        int8_t* q) {
   const int64_t kq = (k + 3) / 4;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(q);
   for (int64_t ip = 0; ip < mc; ip += PMR) {
     typename P::Quad* panel = out + ip * kq;
     for (int i = 0; i < PMR; ++i) {
       const int64_t row = ip + i;
-      bool finite = false;
-      if (row < mc) finite = quantize_int8_row(a + row * lda, k, 1, &row_scale[row], q);
+      const bool finite = row < mc && quantize_int8_row(a + row * lda, k, &row_scale[row], q);
       if (row < mc && !finite) row_scale[row] = std::numeric_limits<float>::quiet_NaN();
+      std::fill(q + (finite ? k : 0), q + 4 * kq, int8_t{0});  // padding, or a row of zeros
+      // Byte t of a quad is q[4p + t] + 128, which is q's two's-complement byte with its top bit
+      // flipped.
       for (int64_t p = 0; p < kq; ++p) {
-        uint32_t quad = 0;
-        for (int t = 0; t < 4; ++t) {
-          const int64_t kk = 4 * p + t;
-          const int v = (finite && kk < k) ? q[kk] : 0;
-          quad |= static_cast<uint32_t>(v + 128) << (8 * t);
-        }
-        panel[p * PMR + i] = P::quad(quad);
+        const uint8_t* b4 = bytes + 4 * p;
+        const uint32_t quad = uint32_t{b4[0]} | uint32_t{b4[1]} << 8 | uint32_t{b4[2]} << 16 | uint32_t{b4[3]} << 24;
+        panel[p * PMR + i] = P::quad(quad ^ 0x80808080u);
       }
     }
   }
