@@ -188,7 +188,7 @@ static void bf16_block_widened(const Bf16GateGemmArgs& g, float* a_wide, float* 
   }
 }
 
-// SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).
+// SMALL_GATES: how many gates a 1-2 row tile may take at once, 3 or 1 (what the registers hold).
 // WIDEN_MR: the float32 tile's height where batches run bf16_block_widened (0: never; P must
 // then be an emulation whose B is float halves).
 template <class O, class P, int MR, int NV, int SMALL_GATES, int WIDEN_MR = 0>
@@ -217,8 +217,6 @@ static void gemm_gates_bf16_body(const Bf16GateGemmArgs& g) {
       bf16_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV>(g, a_pairs, kp, i0, mc);
     else if (SMALL_GATES >= 3 && mc <= 2)
       bf16_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV, true>(g, a_pairs, kp, i0, mc);
-    else if (SMALL_GATES >= 2 && mc <= 2 && g.gates == 2)
-      bf16_block<O, P, 2, (SMALL_GATES >= 2 ? 2 : 1), NV>(g, a_pairs, kp, i0, mc);
     else
       bf16_block<O, P, MR, 1, NV>(g, a_pairs, kp, i0, mc);
   }

@@ -167,7 +167,7 @@ static void int8_block(const Int8GateGemmArgs& g, typename P::Quad* a_quads, flo
   for_each_gate_tile<NG, COLUMNS, NR>(g.gates, g.col_begin, g.col_end, g.block_stride, NR * 4 * kq, g.hidden, tiles);
 }
 
-// SMALL_GATES: how many gates a 1-2 row tile may take at once (what the registers hold).
+// SMALL_GATES: how many gates a 1-2 row tile may take at once, 3 or 1 (what the registers hold).
 // WIDEN_B: batches (more than 2 rows) widen each B panel once per row block (int8_block).
 template <class O, class P, int MR, int NV, int SMALL_GATES, bool WIDEN_B = false>
 static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
@@ -189,8 +189,6 @@ static void gemm_gates_int8_body(const Int8GateGemmArgs& g) {
       int8_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
     else if (SMALL_GATES >= 3 && mc <= 2)
       int8_block<O, P, 2, (SMALL_GATES >= 3 ? 3 : 1), NV, true>(g, a_quads, a_scale, row_q, kq, i0, mc);
-    else if (SMALL_GATES >= 2 && mc <= 2 && g.gates == 2)
-      int8_block<O, P, 2, (SMALL_GATES >= 2 ? 2 : 1), NV>(g, a_quads, a_scale, row_q, kq, i0, mc);
     else
       int8_block<O, P, MR, 1, NV, false, WIDEN_B>(g, a_quads, a_scale, row_q, kq, i0, mc, b_wide);
   }
