@@ -112,6 +112,24 @@ def test_int8_rows_with_nan_or_infinity_give_nan(isa):
     assert np.isnan(out[[2, 4]]).all() and np.isfinite(out[[0, 1, 3]]).all()
 
 
+def test_int8_rows_at_the_float_limits(isa):
+    """Row scales from max |x| at the edges of float32: subnormal, largest finite, signed zeros;
+    a NaN with its sign bit set still makes its row NaN."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((6, 37)).astype(np.float32)
+    a[0] *= np.float32(1e-41)  # subnormal values: a subnormal or zero scale
+    a[1, 5] = np.finfo(np.float32).max
+    a[2] = -0.0
+    a[3, 36] = -np.finfo(np.float32).max
+    a[4, 7] = -np.float32(np.nan)
+    w = (rng.standard_normal((9, 37)) * 1e-12).astype(np.float32)  # keeps the largest rows finite
+    bias = rng.standard_normal(9).astype(np.float32)
+    out = _core.int8_matmul(a, w, bias)
+    assert np.isnan(out[4]).all() and np.isfinite(np.delete(out, 4, axis=0)).all()
+    finite_rows = [0, 1, 2, 3, 5]
+    assert_close(out[finite_rows], emulated_int8_matmul(a[finite_rows], w, bias), EXACT[F32], isa)
+
+
 def test_int8_grid_is_a_fixed_point_the_core_recovers():
     """The stored weights q * s give back q and s by the core's rule (max|row| / 127, rint), so
     the core multiplies with exactly the int8 values and scales the model stores."""

@@ -155,8 +155,8 @@ static void widen_b_slice(const uint16_t* b, int64_t qc, float* out) {
 // inlined into the block's loops it spilled B and its loop counters.
 template <class O, int WMR, int NV>
 FASTGRU_NOINLINE static void bf16_widened_rows(int64_t mc, int64_t kc, const float* a_wide, int64_t lda_wide,
-                                                        const float* b_wide, int64_t ncols, float* c, int64_t ldc,
-                                                        const float* bias, bool accumulate) {
+                                               const float* b_wide, int64_t ncols, float* c, int64_t ldc,
+                                               const float* bias, bool accumulate) {
   constexpr int64_t NR = NV * O::W;
   for (int64_t ip = 0; ip < mc; ip += WMR) {
     const int rows = static_cast<int>(gemm_min(WMR, mc - ip));
