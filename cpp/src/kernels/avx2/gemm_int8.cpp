@@ -1,11 +1,8 @@
 // int8-weight gate GEMM for the avx2 table: vpdpbusd's sums from vpmaddwd, exactly.
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
-#include <limits>
-#include <vector>
+#include <math.h>
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_scratch.h"

@@ -1,8 +1,8 @@
 // Fused gate kernels (forward and backward) for the avx512 table.
 #include <math.h>
 
+#include <cfloat>
 #include <cstdint>
-#include <limits>
 #include <immintrin.h>
 
 #include "fastgru/activation.h"

@@ -1,12 +1,9 @@
 // int8-weight gate GEMM for the avx512 table, vpdpbusd emulated with 32-bit multiplies (AVX-512
 // CPUs without AVX512_VNNI); gemm_int8_native.cpp has the instruction itself. Exact either way.
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
-#include <limits>
-#include <vector>
+#include <math.h>
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_scratch.h"

@@ -1,12 +1,9 @@
 // int8-weight gate GEMM for the avx512 table on CPUs with AVX512_VNNI: one vpdpbusd per quad of
 // k (the table picks it when cpuid reports the extension). Compiled with -mavx512vnni.
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
-#include <limits>
-#include <vector>
+#include <math.h>
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_scratch.h"

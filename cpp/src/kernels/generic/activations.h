@@ -34,7 +34,7 @@ static inline typename O::V act_v(const ActivationSpec& s, typename O::V x) {
   if (s.kind == Activation::hard_tanh) return O::clamp(x, O::set1(T(-1)), O::set1(T(1)));
   if (s.kind == Activation::silu || s.kind == Activation::hard_silu) {
     // x * s(x) with s(-inf) = 0: the factor x is bounded below by -max so -inf gives -0, not NaN.
-    const auto xb = O::clamp(x, O::set1(-std::numeric_limits<T>::max()), inf);
+    const auto xb = O::clamp(x, O::set1(-static_cast<T>(sizeof(T) == sizeof(float) ? FLT_MAX : DBL_MAX)), inf);
     if (s.kind == Activation::silu) return O::mul(xb, vsigmoid<O>(x));
     // relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1)
     return O::mul(xb, O::clamp(O::fmadd(x, O::set1(T(1) / T(6)), O::set1(T(0.5))), O::zero(), O::set1(T(1))));

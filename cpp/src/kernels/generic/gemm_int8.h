@@ -23,7 +23,7 @@ static inline bool quantize_int8_row(const float* x, int64_t n, float* scale, in
   const float s = m / 127.0f;
   *scale = s;
   for (int64_t i = 0; i < n; ++i) {
-    const float r = s > 0.0f ? std::nearbyint(x[i] / s) : 0.0f;
+    const float r = s > 0.0f ? nearbyintf(x[i] / s) : 0.0f;
     q[i] = static_cast<int8_t>(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
   }
   return true;
@@ -35,7 +35,7 @@ template <int NR>
 static void pack_weights_int8_body(const float* w, int64_t n, int64_t k, int8_t* out, float* scale,
                                    int32_t* sum) {
   const int64_t k4 = (k + 3) / 4 * 4;
-  std::vector<int8_t> q(static_cast<size_t>(k));
+  auto* const q = static_cast<int8_t*>(thread_scratch(ScratchSlot::b_pack, static_cast<size_t>(k)));
   for (int64_t j0 = 0; j0 < n; j0 += NR) {
     int8_t* panel = out + j0 * k4;
     for (int64_t c = 0; c < NR; ++c) {
@@ -43,15 +43,15 @@ static void pack_weights_int8_body(const float* w, int64_t n, int64_t k, int8_t*
       int32_t total = 0;
       if (j < n) {
         // Weights come checked (finite) from the model; a non-finite row would quantize to zero.
-        if (!quantize_int8_row(w + j * k, k, &scale[j], q.data())) {
+        if (!quantize_int8_row(w + j * k, k, &scale[j], q)) {
           scale[j] = 0.0f;
-          std::fill(q.begin(), q.end(), int8_t{0});
+          for (int64_t kk = 0; kk < k; ++kk) q[kk] = 0;
         }
-        for (int64_t kk = 0; kk < k; ++kk) total += q[static_cast<size_t>(kk)];
+        for (int64_t kk = 0; kk < k; ++kk) total += q[kk];
         sum[j] = total;
       }
       for (int64_t kk = 0; kk < k4; ++kk)
-        panel[(kk / 4) * 4 * NR + 4 * c + kk % 4] = (j < n && kk < k) ? q[static_cast<size_t>(kk)] : int8_t{0};
+        panel[(kk / 4) * 4 * NR + 4 * c + kk % 4] = (j < n && kk < k) ? q[kk] : int8_t{0};
     }
   }
 }
@@ -71,8 +71,8 @@ static void quantize_a(const float* a, int64_t lda, int64_t mc, int64_t k, typen
     for (int i = 0; i < PMR; ++i) {
       const int64_t row = ip + i;
       const bool finite = row < mc && quantize_int8_row(a + row * lda, k, &row_scale[row], q);
-      if (row < mc && !finite) row_scale[row] = std::numeric_limits<float>::quiet_NaN();
-      std::fill(q + (finite ? k : 0), q + 4 * kq, int8_t{0});  // padding, or a row of zeros
+      if (row < mc && !finite) row_scale[row] = NAN;
+      for (int64_t kk = finite ? k : 0; kk < 4 * kq; ++kk) q[kk] = 0;  // padding, or a row of zeros
       // Byte t of a quad is q[4p + t] + 128, which is q's two's-complement byte with its top bit
       // flipped.
       for (int64_t p = 0; p < kq; ++p) {

@@ -1,6 +1,7 @@
 // Fused gate kernels (forward and backward) for the scalar table.
 #include <math.h>
 
+#include <cfloat>
 #include <cstdint>
 #include <limits>
 #include <cmath>

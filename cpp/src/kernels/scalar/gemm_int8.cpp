@@ -1,10 +1,8 @@
 // int8-weight gate GEMM for the scalar table: vpdpbusd's sums in plain int32, exactly.
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
-#include <vector>
+#include <math.h>
 
 #include "kernels/kernel_table.h"
 #include "kernels/thread_scratch.h"
