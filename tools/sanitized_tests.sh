@@ -119,14 +119,16 @@ print(f"sanitized tests: fastgru {fastgru.__version__} from {os.path.dirname(cor
 EOF
 
 # The whole suite takes ~8 min under ASan on a 2-core machine, so CI runs the files that drive
-# our C++ with the most varied inputs (~5 min): the kernels and cell forms per ISA, bad and
-# hostile input, the API, the fuzz test, the framework conversions, and the thread pool in fork
-# children and under signals (test_deployment, ~1 min). Left out: test_reference (NumPy only),
+# our C++ with the most varied inputs (~5 min): the kernels and cell forms per ISA, the bf16 /
+# int8 GEMMs and models (their packing and scratch buffers, ~10 s), bad and hostile input, the
+# API, the fuzz test, the framework conversions, and the thread pool in fork children and under
+# signals (test_deployment, ~1 min). Left out: test_reference (NumPy only),
 # test_determinism (forward/backward again at other thread counts) and test_cuda (skips without
 # a GPU).
 # `tools/sanitized_tests.sh tests` runs everything.
 ci_tests=(
   test_forward test_backward test_vmath test_activations test_batch_norm test_cells test_ligru test_light_forms test_recurrent_noise
+  test_quantized
   test_errors test_hostile_input test_model_state test_api test_fuzz test_deployment
   test_onnx test_keras test_torch test_properties
 )
